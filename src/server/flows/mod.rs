@@ -1,0 +1,66 @@
+//! The account flows behind both the JSON API and the web portal: signing
+//! in, the second step, enrolment, disabling and regenerating codes.
+//!
+//! Handlers parse requests and shape responses; everything that decides
+//! (limits, hashing, code checks, state changes, audit) happens here once, so
+//! a form post and a JSON call are held to exactly the same rules.
+
+mod enrolment;
+mod factor;
+mod sign_in;
+
+pub use enrolment::{MfaStatus, Setup};
+pub use factor::FactorInput;
+pub use sign_in::SignInOutcome;
+
+use crate::core::backup::DigestKey;
+use crate::core::keys::{KeyConfig, KeyConfigError, Keyring};
+use crate::core::token::Token;
+use crate::store::User;
+
+use super::audit::{Event, Kind, Outcome};
+use super::client::Client;
+use super::error::{Error, Result};
+use super::AppState;
+
+/// The label under which the backup-code digest key is derived from the
+/// deterministic key; changing it would orphan every stored digest.
+const BACKUP_DIGEST_LABEL: &[u8] = b"twofold backup-code digests v1";
+
+/// Key material MFA needs, derived once at start.
+pub struct MfaKeys {
+    pub keyring: Keyring,
+    pub backup: DigestKey,
+}
+
+impl MfaKeys {
+    pub fn derive(config: &KeyConfig) -> std::result::Result<MfaKeys, KeyConfigError> {
+        let keyring = Keyring::derive(config)?;
+        let backup = DigestKey::from_bytes(*keyring.subkey(BACKUP_DIGEST_LABEL));
+        Ok(MfaKeys { keyring, backup })
+    }
+}
+
+impl AppState {
+    pub(super) fn mfa_keys(&self) -> Result<&MfaKeys> {
+        self.mfa.as_ref().ok_or(Error::FeatureUnavailable)
+    }
+
+    /// Starts a session for a user who has passed every factor.
+    pub(super) async fn open_session(&self, user: &User, client: &Client, how: &str) -> Result<Token> {
+        let token = Token::generate(&mut rand::thread_rng());
+        let now = crate::clock::now();
+        self.store.create_session(&token.digest(), &user.id, self.policy.session, now).await?;
+        let event = Event::new(Kind::SignIn, Outcome::Success).user(&user.id, &user.email).detail(how);
+        self.audit.record(event, client, now).await;
+        Ok(token)
+    }
+
+    /// Ends the session that made the request.
+    pub async fn sign_out(&self, user: &User, token: &Token, client: &Client) -> Result<()> {
+        self.store.revoke_session(&token.digest()).await?;
+        let event = Event::new(Kind::SignOut, Outcome::Success).user(&user.id, &user.email);
+        self.audit.record(event, client, crate::clock::now()).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Signing in: the password step, then, for accounts with MFA, the code step.
+
+use super::factor::FactorInput;
+use super::{AppState, Client, Error, Event, Kind, Outcome, Result};
+use crate::core::email::Email;
+use crate::core::password::Password;
+use crate::core::token::Token;
+use crate::server::hasher::HashError;
+use crate::server::limits::Scope;
+use crate::store::User;
+
+pub enum SignInOutcome {
+    /// Signed in: MFA is off for this account.
+    Session { user: User, token: Token },
+    /// The password was right; a second factor is needed.
+    MfaRequired { mfa_token: Token },
+}
+
+impl AppState {
+    /// The password step. Unknown emails and wrong passwords are refused the
+    /// same way, after the same hashing work.
+    pub async fn sign_in_password(&self, email: &str, password: String, client: &Client) -> Result<SignInOutcome> {
+        let (Ok(email), Ok(password)) = (Email::parse(email), Password::for_sign_in(password)) else {
+            return Err(Error::InvalidCredentials);
+        };
+        self.limit(Scope::Password, email.as_str(), Some(email.as_str()), client).await?;
+
+        let user = self.store.user_by_email(&email).await?;
+        let phc = user.as_ref().map(|u| u.password_hash.as_str());
+        let matches = self.hasher.verify(password, phc).await.map_err(hash_error)?;
+        let Some(user) = user.filter(|_| matches) else {
+            let event = Event::new(Kind::SignIn, Outcome::Failure).email(email.as_str()).detail("password");
+            self.audit.record(event, client, crate::clock::now()).await;
+            return Err(Error::InvalidCredentials);
+        };
+        self.forgive(Scope::Password, email.as_str()).await?;
+
+        if !user.mfa_enabled() {
+            let token = self.open_session(&user, client, "password").await?;
+            return Ok(SignInOutcome::Session { user, token });
+        }
+        self.issue_challenge(&user, client).await
+    }
+
+    async fn issue_challenge(&self, user: &User, client: &Client) -> Result<SignInOutcome> {
+        // Never let a password alone through for an account that has MFA on,
+        // even when the server lost its keys.
+        self.mfa_keys()?;
+
+        let now = crate::clock::now();
+        let mfa_token = Token::generate(&mut rand::thread_rng());
+        self.store.create_challenge(&mfa_token.digest(), &user.id, now, self.policy.challenge_ttl).await?;
+        let event = Event::new(Kind::ChallengeIssued, Outcome::Success).user(&user.id, &user.email);
+        self.audit.record(event, client, now).await;
+        Ok(SignInOutcome::MfaRequired { mfa_token })
+    }
+
+    /// The code step: a TOTP code or a backup code against a live challenge.
+    pub async fn sign_in_second_factor(&self, mfa_token: &str, input: &FactorInput, client: &Client) -> Result<(User, Token)> {
+        self.mfa_keys()?;
+        let token = Token::parse(mfa_token).map_err(|_| Error::InvalidToken)?;
+        let digest = token.digest();
+        let now = crate::clock::now();
+        let max = self.policy.challenge_max_failures;
+
+        let challenge = self.store.live_challenge(&digest, now, max).await?.ok_or(Error::InvalidToken)?;
+        let user = self.store.user_by_id(&challenge.user_id).await?.ok_or(Error::InvalidToken)?;
+        if let Err(err) = self.check_factor(&user, input, client).await {
+            if matches!(err, Error::InvalidCode) {
+                self.store.fail_challenge(&digest).await?;
+            }
+            return Err(err);
+        }
+
+        if !self.store.consume_challenge(&digest, crate::clock::now(), max).await? {
+            return Err(Error::InvalidToken);
+        }
+        let token = self.open_session(&user, client, input.kind_name()).await?;
+        Ok((user, token))
+    }
+}
+
+pub(super) fn hash_error(err: HashError) -> Error {
+    match err {
+        HashError::Overloaded => Error::Overloaded { retry_after: 1 },
+        HashError::BadHash => Error::Internal(err.into()),
+    }
+}
