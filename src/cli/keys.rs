@@ -6,7 +6,6 @@ use anyhow::bail;
 use clap::Subcommand;
 
 use crate::config::{Config, Keys, ALL_KEYS};
-use crate::core::envelope;
 use crate::core::keys::{generate_key_text, Keyring};
 use crate::store::Store;
 
@@ -117,7 +116,7 @@ async fn rotate() -> anyhow::Result<ExitCode> {
     let mut rewritten = 0;
     for (user_id, value) in store.all_secrets().await? {
         let plain = keyring.decrypt(&value).map_err(|e| anyhow::anyhow!("secret of user {user_id}: {e}"))?;
-        let fresh = envelope::encrypt_random(keyring.encrypt_with(), &plain, &mut rand::thread_rng());
+        let fresh = keyring.encrypt(&plain, &mut rand::thread_rng())?;
         if store.replace_secret(&user_id, &value, &fresh).await? {
             rewritten += 1;
         }

@@ -87,7 +87,10 @@ fn fail(err: &anyhow::Error) -> ExitCode {
 fn init_logging(server: bool) {
     let default = if server { "info" } else { "warn" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
     if std::env::var("TWOFOLD_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {

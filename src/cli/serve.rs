@@ -53,7 +53,8 @@ async fn run_server(config: Config, store: Store) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let state = AppState::new(&config, store)?;
-    tracing::info!(address = %config.listen, public_url = %config.public_url, "twofold is listening");
+    let address = listener.local_addr().unwrap_or(config.listen);
+    tracing::info!(%address, public_url = %config.public_url, "twofold is listening");
     server::serve(state, listener).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -102,13 +102,13 @@ pub fn generate_key_text<R: RngCore + CryptoRng>(rng: &mut R) -> String {
 
 /// The hash inside PBKDF2's HMAC.
 ///
-/// Rails 7.0 derives with SHA-1 and 7.1 onwards with SHA-256, so values
-/// written by older apps need the SHA-1 derivation to be read.
+/// Rails derives with SHA-1 unless an app adopts the 7.1 defaults, which
+/// switch to SHA-256, so values from older apps need SHA-1 to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KdfDigest {
-    /// PBKDF2-HMAC-SHA1, the Rails 7.0 default.
+    /// PBKDF2-HMAC-SHA1, Rails' default before the 7.1 defaults.
     Sha1,
-    /// PBKDF2-HMAC-SHA256, the Rails 7.1 default and what twofold writes with.
+    /// PBKDF2-HMAC-SHA256, Rails' 7.1 default and what twofold writes with.
     Sha256,
 }
 
@@ -215,12 +215,18 @@ impl Keyring {
             .primary
             .iter()
             .rev()
-            .flat_map(|key| [KdfDigest::Sha256, KdfDigest::Sha1].map(|d| DerivedKey::derive(key, salt, d)))
+            .flat_map(|key| {
+                [KdfDigest::Sha256, KdfDigest::Sha1].map(|d| DerivedKey::derive(key, salt, d))
+            })
             .collect();
 
         let encrypt_with = read.first().cloned().ok_or(KeyConfigError::NoPrimaryKey)?;
         let deterministic = DerivedKey::derive(&config.deterministic, salt, KdfDigest::Sha256);
-        Ok(Self { encrypt_with, read, deterministic })
+        Ok(Self {
+            encrypt_with,
+            read,
+            deterministic,
+        })
     }
 
     /// The key that encrypts every new value.
@@ -252,7 +258,10 @@ fn check_not_empty(config: &KeyConfig) -> Result<(), KeyConfigError> {
         return Err(KeyConfigError::NoPrimaryKey);
     }
 
-    let named = [("deterministic", &config.deterministic), ("salt", &config.salt)];
+    let named = [
+        ("deterministic", &config.deterministic),
+        ("salt", &config.salt),
+    ];
     let primaries = config.primary.iter().map(|key| ("primary", key));
     match primaries.chain(named).find(|(_, key)| key.is_empty()) {
         Some((which, _)) => Err(KeyConfigError::EmptyKey { which }),
@@ -262,8 +271,9 @@ fn check_not_empty(config: &KeyConfig) -> Result<(), KeyConfigError> {
 
 #[cfg(test)]
 mod tests {
-    // Tests may unwrap: a failure should stop the test at the line that broke.
-    #![allow(clippy::unwrap_used)]
+    // Tests may unwrap and index: a failure should stop the test at the line
+    // that broke, which is exactly what a panic there does.
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
     use base64::engine::general_purpose::STANDARD as BASE64;
@@ -275,6 +285,13 @@ mod tests {
     const OLD_PRIMARY: &str = "oldPrimaryKey0123456789abcdefXYZ";
     const DETERMINISTIC: &str = "aEDiXjEZoBwoEdKWvxQEp5DXnVakd8zE";
     const SALT: &str = "xEY0dt6TZcAMg52K7O84wYzkjvbA62Hz";
+
+    /// The SHA-256 derivation of `primary_key`, whose id is `039e`.
+    const PRIMARY_SHA256: &str = "fa93ae5ad24a1b6ca6552023279f39c23ee2099e98be06a905f8e58567452195";
+
+    fn key_from_hex(hex_key: &str) -> DerivedKey {
+        DerivedKey::from_bytes(hex::decode(hex_key).unwrap().try_into().unwrap())
+    }
 
     fn config(primary: &[&str]) -> KeyConfig {
         KeyConfig {
@@ -288,13 +305,62 @@ mod tests {
     fn derived_keys_match_rails() {
         // (digest, key text, salt text, derived key hex, key id, `i` header)
         let table = [
-            (KdfDigest::Sha1, PRIMARY, SALT, "423c09a30911506cc97ad874f6d332ba99548f11c069123707c2f941d86f9320", "059a", "MDU5YQ=="),
-            (KdfDigest::Sha1, OLD_PRIMARY, SALT, "e0d636747bce14aa63612af1cd76ddbfd6dc0b9ebaf5259dc553cf36e04c0ab0", "992b", "OTkyYg=="),
-            (KdfDigest::Sha1, DETERMINISTIC, SALT, "d9c38d851e71d398f0a41ee267150915d6e14faf1935fd19e575234fdc0c1c5d", "494f", "NDk0Zg=="),
-            (KdfDigest::Sha256, PRIMARY, SALT, "fa93ae5ad24a1b6ca6552023279f39c23ee2099e98be06a905f8e58567452195", "039e", "MDM5ZQ=="),
-            (KdfDigest::Sha256, OLD_PRIMARY, SALT, "c2a96b385ffcbe57221b611ae6c685ff4d03bd06ffe84c194c286255054b53a4", "54b5", "NTRiNQ=="),
-            (KdfDigest::Sha256, DETERMINISTIC, SALT, "c01f96eb8d835b2621039fb501636cc794f7c852c864ba9b9042f3b8efb679a6", "e914", "ZTkxNA=="),
-            (KdfDigest::Sha1, "test deterministic key", "testing key derivation salt", "d61facbaf9e007152bc1dda663124c579f2c013964b1b151460f8fff3e989759", "", ""),
+            (
+                KdfDigest::Sha1,
+                PRIMARY,
+                SALT,
+                "423c09a30911506cc97ad874f6d332ba99548f11c069123707c2f941d86f9320",
+                "059a",
+                "MDU5YQ==",
+            ),
+            (
+                KdfDigest::Sha1,
+                OLD_PRIMARY,
+                SALT,
+                "e0d636747bce14aa63612af1cd76ddbfd6dc0b9ebaf5259dc553cf36e04c0ab0",
+                "992b",
+                "OTkyYg==",
+            ),
+            (
+                KdfDigest::Sha1,
+                DETERMINISTIC,
+                SALT,
+                "d9c38d851e71d398f0a41ee267150915d6e14faf1935fd19e575234fdc0c1c5d",
+                "494f",
+                "NDk0Zg==",
+            ),
+            (
+                KdfDigest::Sha256,
+                PRIMARY,
+                SALT,
+                "fa93ae5ad24a1b6ca6552023279f39c23ee2099e98be06a905f8e58567452195",
+                "039e",
+                "MDM5ZQ==",
+            ),
+            (
+                KdfDigest::Sha256,
+                OLD_PRIMARY,
+                SALT,
+                "c2a96b385ffcbe57221b611ae6c685ff4d03bd06ffe84c194c286255054b53a4",
+                "54b5",
+                "NTRiNQ==",
+            ),
+            (
+                KdfDigest::Sha256,
+                DETERMINISTIC,
+                SALT,
+                "c01f96eb8d835b2621039fb501636cc794f7c852c864ba9b9042f3b8efb679a6",
+                "e914",
+                "ZTkxNA==",
+            ),
+            (
+                KdfDigest::Sha1,
+                "test deterministic key",
+                "testing key derivation salt",
+                "d61facbaf9e007152bc1dda663124c579f2c013964b1b151460f8fff3e989759",
+                "",
+                "",
+            ),
         ];
 
         for (digest, text, salt, hex_key, id, header) in table {
@@ -309,9 +375,7 @@ mod tests {
 
     #[test]
     fn from_bytes_computes_the_same_id_as_derive() {
-        let derived = DerivedKey::derive(&KeyText::new(PRIMARY), &KeyText::new(SALT), KdfDigest::Sha256);
-        let rebuilt = DerivedKey::from_bytes(*derived.as_bytes());
-        assert_eq!(rebuilt.id(), "039e");
+        assert_eq!(key_from_hex(PRIMARY_SHA256).id(), "039e");
     }
 
     #[test]
@@ -328,9 +392,26 @@ mod tests {
     fn keyring_refuses_missing_or_empty_keys() {
         let cases = [
             (config(&[]), KeyConfigError::NoPrimaryKey),
-            (config(&[PRIMARY, ""]), KeyConfigError::EmptyKey { which: "primary" }),
-            (KeyConfig { deterministic: KeyText::new(""), ..config(&[PRIMARY]) }, KeyConfigError::EmptyKey { which: "deterministic" }),
-            (KeyConfig { salt: KeyText::new(""), ..config(&[PRIMARY]) }, KeyConfigError::EmptyKey { which: "salt" }),
+            (
+                config(&[PRIMARY, ""]),
+                KeyConfigError::EmptyKey { which: "primary" },
+            ),
+            (
+                KeyConfig {
+                    deterministic: KeyText::new(""),
+                    ..config(&[PRIMARY])
+                },
+                KeyConfigError::EmptyKey {
+                    which: "deterministic",
+                },
+            ),
+            (
+                KeyConfig {
+                    salt: KeyText::new(""),
+                    ..config(&[PRIMARY])
+                },
+                KeyConfigError::EmptyKey { which: "salt" },
+            ),
         ];
 
         for (config, expected) in cases {
@@ -340,7 +421,7 @@ mod tests {
 
     #[test]
     fn mac_with_padded_key_equals_hmac_over_the_plain_key() {
-        let key = DerivedKey::from_bytes(core::array::from_fn(|i| i as u8));
+        let key = DerivedKey::from_bytes(std::array::from_fn(|i| i as u8));
         let mut reference = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
         reference.update(b"some data");
 
@@ -350,8 +431,14 @@ mod tests {
 
     #[test]
     fn subkeys_are_hmac_of_the_label_and_differ_per_label() {
-        let keyring = Keyring::derive(&config(&[PRIMARY])).unwrap();
-        let mut reference = Hmac::<Sha256>::new_from_slice(keyring.deterministic().as_bytes()).unwrap();
+        // Built by hand because only the deterministic key matters here.
+        let keyring = Keyring {
+            encrypt_with: DerivedKey::from_bytes([1; 32]),
+            read: Vec::new(),
+            deterministic: DerivedKey::from_bytes([2; 32]),
+        };
+        let mut reference =
+            Hmac::<Sha256>::new_from_slice(keyring.deterministic().as_bytes()).unwrap();
         reference.update(b"backup codes");
 
         let expected: [u8; 32] = reference.finalize().into_bytes().into();
@@ -386,10 +473,11 @@ mod tests {
     #[test]
     fn debug_output_never_shows_key_material() {
         let text = KeyText::new(PRIMARY);
-        let key = DerivedKey::derive(&text, &KeyText::new(SALT), KdfDigest::Sha256);
+        let key = key_from_hex(PRIMARY_SHA256);
 
         assert_eq!(format!("{text:?}"), "KeyText([REDACTED])");
         assert_eq!(format!("{key:?}"), r#"DerivedKey { id: "039e", .. }"#);
         assert!(!format!("{:?}", config(&[PRIMARY])).contains(PRIMARY));
+        assert!(!format!("{key:?}").contains(&PRIMARY_SHA256[..8]));
     }
 }

@@ -3,6 +3,7 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
+use axum::middleware::{self, Next};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,14 +24,17 @@ use crate::store::User;
 /// Request bodies larger than this are refused before parsing.
 const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let mfa = Router::new()
+        .route("/api/v1/profile/mfa", get(mfa_status).post(mfa_setup).delete(mfa_disable))
+        .route("/api/v1/profile/mfa/verify", post(mfa_verify))
+        .route("/api/v1/profile/mfa/backup_codes", post(mfa_backup_codes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_keys));
     Router::new()
         .route("/auth/sign_in", post(sign_in))
         .route("/auth/sign_out", delete(sign_out).post(sign_out))
         .route("/api/v1/profile", get(profile))
-        .route("/api/v1/profile/mfa", get(mfa_status).post(mfa_setup).delete(mfa_disable))
-        .route("/api/v1/profile/mfa/verify", post(mfa_verify))
-        .route("/api/v1/profile/mfa/backup_codes", post(mfa_backup_codes))
+        .merge(mfa)
         .route("/api/v1/authz/forward-auth", get(forward_auth))
         .route("/healthz", get(healthz))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
@@ -121,13 +125,16 @@ async fn profile(signed_in: SignedIn) -> Json<serde_json::Value> {
 }
 
 /// Every MFA endpoint answers 403 `feature_unavailable` without keys, even
-/// the read-only ones, so clients see one consistent signal.
-fn require_mfa(state: &AppState) -> Result<()> {
-    state.mfa.as_ref().map(|_| ()).ok_or(Error::FeatureUnavailable)
+/// the read-only ones and before the body is read, so clients see one
+/// consistent signal.
+async fn require_keys(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.mfa {
+        Some(_) => next.run(request).await,
+        None => Error::FeatureUnavailable.into_response(),
+    }
 }
 
 async fn mfa_status(State(state): State<AppState>, signed_in: SignedIn) -> Result<Response> {
-    require_mfa(&state)?;
     Ok(Json(state.mfa_status(&signed_in.user).await?).into_response())
 }
 
@@ -160,7 +167,6 @@ struct DisableRequest {
 }
 
 async fn mfa_disable(State(state): State<AppState>, client: Client, signed_in: SignedIn, ApiJson(req): ApiJson<DisableRequest>) -> Result<Response> {
-    require_mfa(&state)?;
     let factor = FactorInput::from_fields(req.otp_code, req.backup_code)?;
     let digest = signed_in.token.digest();
     state.disable_mfa(&signed_in.user, &digest, req.password, &factor, &client).await?;

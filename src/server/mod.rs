@@ -10,7 +10,9 @@ pub mod client;
 pub mod error;
 pub mod flows;
 pub mod hasher;
+pub mod headers;
 pub mod limits;
+pub mod pages;
 pub mod policy;
 pub mod session;
 
@@ -75,7 +77,10 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    api::routes().with_state(state)
+    api::routes(&state)
+        .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .with_state(state)
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -9,7 +9,6 @@ use super::sign_in::hash_error;
 use super::{AppState, Client, Error, Kind, Outcome, Result};
 use crate::core::backup;
 use crate::core::code::{BackupCode, TotpCode};
-use crate::core::envelope;
 use crate::core::password::Password;
 use crate::core::totp::{self, TotpSecret};
 use crate::core::uri::provisioning_uri;
@@ -65,7 +64,10 @@ impl AppState {
 
         let secret = TotpSecret::generate(&mut rand::thread_rng());
         let encoded = secret.to_base32();
-        let stored = envelope::encrypt_random(keys.keyring.encrypt_with(), encoded.as_bytes(), &mut rand::thread_rng());
+        let stored = keys
+            .keyring
+            .encrypt(encoded.as_bytes(), &mut rand::thread_rng())
+            .map_err(|e| Error::Internal(e.into()))?;
         if !self.store.set_pending_secret(&user.id, &stored).await? {
             return Err(ALREADY_ENABLED);
         }

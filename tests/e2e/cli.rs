@@ -1,0 +1,139 @@
+//! The command line: keys, accounts and the admin MFA commands.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{now, oathtool, spawn_app, TestApp};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn keys_init_prints_three_fresh_keys_both_ways() {
+    let app = spawn_app().await;
+    let out = app.cli(&["keys", "init"], None);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for name in ["primary_key: ", "deterministic_key: ", "key_derivation_salt: ", "TWOFOLD_PRIMARY_KEY=", "TWOFOLD_DETERMINISTIC_KEY=", "TWOFOLD_KEY_DERIVATION_SALT="] {
+        let value = text.split(name).nth(1).unwrap().lines().next().unwrap();
+        assert_eq!(value.len(), 32, "{name}");
+        assert!(value.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+    assert_ne!(stdout(&app.cli(&["keys", "init"], None)), text);
+}
+
+#[tokio::test]
+async fn keys_check_marks_each_key_and_fails_when_one_is_missing() {
+    let mut app = spawn_app().await;
+    let out = app.cli(&["keys", "check"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).matches("present").count(), 3);
+
+    app.env.retain(|(k, _)| k != "TWOFOLD_DETERMINISTIC_KEY");
+    let out = app.cli(&["keys", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l.contains("missing") && l.contains("TWOFOLD_DETERMINISTIC_KEY")), "{text}");
+
+    // The Rails names work too.
+    app.env.push(("ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY".into(), "TestDeterministicKey0123456789ab".into()));
+    assert!(app.cli(&["keys", "check"], None).status.success());
+}
+
+#[tokio::test]
+async fn admin_commands_reset_and_reissue() {
+    let app = spawn_app().await;
+    for email in ["a@example.com", "b@example.com"] {
+        app.add_user(email);
+    }
+    let (secret_a, _) = enrolled(&app, "a@example.com").await;
+    enrolled(&app, "b@example.com").await;
+
+    // Unknown emails are named, with status 1.
+    for args in [["mfa", "reset", "nobody@example.com"], ["mfa", "generate-backup-codes", "nobody@example.com"]] {
+        let out = app.cli(&args, None);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(stderr(&out).contains("nobody@example.com"));
+    }
+
+    // New backup codes: ten, printed, and they work.
+    let out = app.cli(&["mfa", "generate-backup-codes", "a@example.com"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let codes: Vec<String> = stdout(&out).lines().filter(|l| l.len() == 8).map(String::from).collect();
+    assert_eq!(codes.len(), 10);
+    let (_, body) = app.password_sign_in("a@example.com").await;
+    let (status, _) = app.post("/auth/sign_in", None, json!({ "mfa_token": body["mfa_token"], "backup_code": codes[3] })).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Reset one: password alone signs in again; codes for MFA-off users are an error.
+    let out = app.cli(&["mfa", "reset", "a@example.com"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(app.password_sign_in("a@example.com").await.0, StatusCode::OK);
+    let out = app.cli(&["mfa", "generate-backup-codes", "a@example.com"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!oathtool(&secret_a, now()).is_empty());
+
+    // Reset everyone: asks first, and a "no" changes nothing.
+    let out = app.cli(&["mfa", "reset-all"], Some("no\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::PARTIAL_CONTENT);
+    let out = app.cli(&["mfa", "reset-all"], Some("yes\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::OK);
+
+    enrolled(&app, "b@example.com").await;
+    let out = app.cli(&["mfa", "reset-all", "--yes"], None);
+    assert!(out.status.success());
+    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::OK);
+}
+
+async fn enrolled(app: &TestApp, email: &str) -> (String, Vec<String>) {
+    let token = app.token_for(email).await;
+    app.enrol(&token).await
+}
+
+#[tokio::test]
+async fn user_add_refuses_duplicates_and_weak_passwords() {
+    let app = spawn_app().await;
+    app.add_user("dup@example.com");
+    let out = app.cli(&["user", "add", "DUP@example.com", "--password-stdin"], Some("another long password\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("dup@example.com"));
+    let out = app.cli(&["user", "add", "weak@example.com", "--password-stdin"], Some("short\n"));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn the_database_holds_no_secret_in_clear() {
+    let app = spawn_app().await;
+    if std::env::var("TWOFOLD_TEST_POSTGRES_URL").is_ok() {
+        return; // The file check below is about the SQLite file.
+    }
+    app.add_user("enc@example.com");
+    let (secret, codes) = enrolled(&app, "enc@example.com").await;
+    drop_server_and_checkpoint(&app);
+
+    let mut bytes = Vec::new();
+    for name in ["twofold.db", "twofold.db-wal"] {
+        if let Ok(data) = std::fs::read(app.dir.path().join(name)) {
+            bytes.extend(data);
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\"p\":"), "the secret is stored in the Rails envelope");
+    assert!(!text.contains(&secret));
+    for code in &codes {
+        assert!(!text.contains(code.as_str()));
+    }
+}
+
+fn drop_server_and_checkpoint(app: &TestApp) {
+    // Reading through the CLI forces the pages into the files.
+    let out = app.cli(&["audit", "--json"], None);
+    assert!(out.status.success());
+}
