@@ -138,10 +138,13 @@ fn log(event: &Event<'_>, client: &Client) {
     let outcome = event.outcome.as_str();
     let email = event.email.unwrap_or("-");
     let detail = event.detail.unwrap_or("-");
+    // Display formatting (`%`) keeps values unquoted, so the line reads
+    // `event=sign_in outcome=failure ip=203.0.113.9`, the shape the fail2ban
+    // filter matches. None of these values can hold a space.
     if event.outcome == Outcome::Success {
-        tracing::info!(target: "twofold::audit", event = kind, outcome, ip = %client.ip, email, detail, "audit");
+        tracing::info!(target: "twofold::audit", event = %kind, outcome = %outcome, ip = %client.ip, email = %email, detail = %detail, "audit");
     } else {
-        tracing::warn!(target: "twofold::audit", event = kind, outcome, ip = %client.ip, email, detail, "audit");
+        tracing::warn!(target: "twofold::audit", event = %kind, outcome = %outcome, ip = %client.ip, email = %email, detail = %detail, "audit");
     }
 }
 

@@ -1,11 +1,12 @@
 //! Who is asking: the client's address and user agent, for limits and audit.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::header::USER_AGENT;
 
+use super::listener::PeerAddr;
 use super::AppState;
 
 /// User agents are cut to this many characters before they are stored.
@@ -30,8 +31,8 @@ impl FromRequestParts<AppState> for Client {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip())
+            .get::<ConnectInfo<PeerAddr>>()
+            .map(|info| info.0 .0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let ip = if state.policy.trust_forwarded_for {
             forwarded_for(parts).unwrap_or(peer)

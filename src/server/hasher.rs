@@ -4,15 +4,20 @@
 //! async runtime, or on an unbounded number of threads, would let a storm of
 //! sign-ins stall the server or exhaust its memory. Instead a fixed number of
 //! worker threads each own one reusable block buffer, and work waits in a
-//! bounded queue. A job that cannot start before its deadline is shed: the
-//! caller gets [`HashError::Overloaded`] (a 503 with `Retry-After`) at once,
-//! and the worker skips the job when it reaches it.
+//! bounded queue.
+//!
+//! A request takes its place in that queue ([`Hasher::admit`]) before it does
+//! any other work, database included, so a storm is refused at the door with
+//! [`HashError::Overloaded`] (a 503 with `Retry-After`) in the time it takes
+//! to try a semaphore, and the number of sign-ins in flight, with their
+//! memory, stays bounded. A job that still cannot start before its deadline
+//! is shed the same way, and the worker skips it.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{parse_number, ConfigError};
 use crate::core::password::{self, Password, Verifier};
@@ -20,9 +25,14 @@ use crate::core::password::{self, Password, Verifier};
 #[derive(Debug, Clone)]
 pub struct HasherConfig {
     pub workers: usize,
-    pub queue: usize,
+    /// Places in the queue; when unset, as many as the workers can finish
+    /// within half the deadline, measured at start on this machine.
+    pub queue: Option<usize>,
     pub deadline: Duration,
 }
+
+/// Bounds on the measured queue size, whatever the machine's speed.
+const QUEUE_BOUNDS: (usize, usize) = (4, 1_024);
 
 impl HasherConfig {
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -30,7 +40,10 @@ impl HasherConfig {
         let workers = parse_number(get, "TWOFOLD_HASH_WORKERS", cores)?.max(1);
         Ok(HasherConfig {
             workers,
-            queue: parse_number(get, "TWOFOLD_HASH_QUEUE", 32 * workers)?.max(1),
+            queue: match get("TWOFOLD_HASH_QUEUE") {
+                Some(_) => Some(parse_number(get, "TWOFOLD_HASH_QUEUE", 1)?.max(1)),
+                None => None,
+            },
             deadline: Duration::from_millis(parse_number(get, "TWOFOLD_HASH_DEADLINE_MS", 2_000)?),
         })
     }
@@ -52,9 +65,18 @@ struct Job {
     reply: oneshot::Sender<Result<bool, HashError>>,
 }
 
+/// A place in the hashing queue, held for the whole sign-in attempt; the
+/// place is given back when this is dropped.
+pub struct Admission {
+    _place: OwnedSemaphorePermit,
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     jobs: SyncSender<Job>,
+    /// One permit per place in the queue plus one per worker, so that a
+    /// request holding a permit always finds room in the channel.
+    places: Arc<Semaphore>,
     deadline: Duration,
     /// A hash of a random password, checked for unknown emails so they cost
     /// the same as a wrong password.
@@ -63,7 +85,15 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn start(config: &HasherConfig) -> Result<Hasher, HashError> {
-        let (jobs, queue) = sync_channel::<Job>(config.queue);
+        // The dummy hash doubles as a measurement of this machine's speed.
+        let started = Instant::now();
+        let random = Password::for_sign_in(hex::encode(rand::random::<[u8; 16]>()))
+            .map_err(|_| HashError::BadHash)?;
+        let dummy = password::hash(&random, &mut rand::thread_rng()).map_err(|_| HashError::BadHash)?;
+        let size = config.queue.unwrap_or_else(|| fitting_queue(config, started.elapsed()));
+        tracing::info!(workers = config.workers, queue = size, "password hashers started");
+
+        let (jobs, queue) = sync_channel::<Job>(size);
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..config.workers {
             let queue = Arc::clone(&queue);
@@ -73,15 +103,19 @@ impl Hasher {
                 .map_err(|_| HashError::Overloaded)?;
         }
 
-        let random = Password::for_sign_in(hex::encode(rand::random::<[u8; 16]>()))
-            .map_err(|_| HashError::BadHash)?;
-        let dummy = password::hash(&random, &mut rand::thread_rng()).map_err(|_| HashError::BadHash)?;
-        Ok(Hasher { jobs, deadline: config.deadline, dummy: dummy.into() })
+        let places = Arc::new(Semaphore::new(size + config.workers));
+        Ok(Hasher { jobs, places, deadline: config.deadline, dummy: dummy.into() })
+    }
+
+    /// Takes a place in the queue, or refuses at once when there is none.
+    pub fn admit(&self) -> Result<Admission, HashError> {
+        let place = Arc::clone(&self.places).try_acquire_owned();
+        place.map(|p| Admission { _place: p }).map_err(|_| HashError::Overloaded)
     }
 
     /// Checks `password` against `phc`, or against the dummy hash when there
     /// is no account, so that both cost the same.
-    pub async fn verify(&self, password: Password, phc: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(&self, _place: Admission, password: Password, phc: Option<&str>) -> Result<bool, HashError> {
         let known = phc.is_some();
         let phc: Arc<str> = phc.map_or_else(|| Arc::clone(&self.dummy), Arc::from);
         let (reply, answer) = oneshot::channel();
@@ -110,7 +144,23 @@ impl Hasher {
     }
 }
 
+/// How many jobs the workers can finish in half the deadline at the measured
+/// speed. Half, because hashes slow down when every core is busy; a request
+/// that would wait longer is better refused at once than after the deadline.
+fn fitting_queue(config: &HasherConfig, one_hash: Duration) -> usize {
+    let per_worker = config.deadline.as_micros() / 2 / one_hash.as_micros().max(1);
+    let size = usize::try_from(per_worker).unwrap_or(usize::MAX).saturating_mul(config.workers);
+    size.clamp(QUEUE_BOUNDS.0, QUEUE_BOUNDS.1)
+}
+
 fn work(queue: &Mutex<Receiver<Job>>) {
+    // Hashing yields the processor to the threads that answer requests, so a
+    // saturated pool still lets the server refuse extra sign-ins, and answer
+    // everything else, at once. Lowering one's own priority needs no
+    // privilege; if the system refuses anyway, hashing still works.
+    if let Err(err) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
+        tracing::debug!(error = ?err, "cannot lower the priority of a hashing thread");
+    }
     let mut verifier = Verifier::default();
     loop {
         // The lock is held only while taking a job, never while hashing.

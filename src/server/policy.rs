@@ -26,6 +26,8 @@ pub struct Policy {
     /// Whether to take the client address from `X-Forwarded-For`, which is
     /// right only behind a reverse proxy that sets it.
     pub trust_forwarded_for: bool,
+    /// Open connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl Policy {
@@ -50,6 +52,7 @@ impl Policy {
             password_per_ip: limit("TWOFOLD_PASSWORD_ATTEMPTS_PER_IP", 30)?,
             code_per_account: limit("TWOFOLD_CODE_ATTEMPTS_PER_ACCOUNT", 10)?,
             code_per_ip: limit("TWOFOLD_CODE_ATTEMPTS_PER_IP", 30)?,
+            max_connections: parse_number(get, "TWOFOLD_MAX_CONNECTIONS", 512)?,
             trust_forwarded_for: matches!(
                 get("TWOFOLD_TRUST_FORWARDED_FOR").as_deref(),
                 Some("1" | "true" | "yes")

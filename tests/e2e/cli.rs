@@ -137,3 +137,102 @@ fn drop_server_and_checkpoint(app: &TestApp) {
     let out = app.cli(&["audit", "--json"], None);
     assert!(out.status.success());
 }
+
+/// Runs `serve` with the app's environment and reports how it ended; a
+/// server that starts is stopped after a few seconds.
+fn serve_outcome(app: &TestApp) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .current_dir(app.dir.path())
+        .env_clear()
+        .envs(app.env.iter().cloned())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (status.code(), err);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    (None, String::new())
+}
+
+fn set_env(app: &mut TestApp, name: &str, value: &str) {
+    app.env.retain(|(k, _)| k != name);
+    app.env.push((name.into(), value.into()));
+}
+
+#[tokio::test]
+async fn wrong_keys_are_loud_and_rotation_keeps_users_signed_in() {
+    let mut app = spawn_app().await;
+    app.add_user("rot@example.com");
+    let (secret, _) = enrolled(&app, "rot@example.com").await;
+    let old = crate::support::KEYS[0].1;
+    let new = "NewPrimaryKey0123456789abcdefghi";
+
+    // Keys from another installation: check fails and serve refuses to start.
+    set_env(&mut app, "TWOFOLD_PRIMARY_KEY", new);
+    let out = app.cli(&["keys", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("Use the keys from the old one"), "{}", stdout(&out));
+    let (code, err) = serve_outcome(&app);
+    assert_eq!(code, Some(1), "the server started with keys that cannot read its secrets");
+    assert!(err.contains("cannot read 1 of 1 stored TOTP secrets"), "{err}");
+
+    // Rotation: with both keys listed, rotate re-encrypts under the new one,
+    // after which the new key alone reads everything.
+    set_env(&mut app, "TWOFOLD_PRIMARY_KEY", &format!("{old},{new}"));
+    let out = app.cli(&["keys", "rotate"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Re-encrypted 1"), "{}", stdout(&out));
+    set_env(&mut app, "TWOFOLD_PRIMARY_KEY", new);
+    assert!(app.cli(&["keys", "check"], None).status.success());
+
+    let restarted = crate::support::start(tempfile::tempdir().unwrap(), app.env.clone()).await;
+    let (_, body) = restarted.password_sign_in("rot@example.com").await;
+    let code = oathtool(&secret, now() + 30);
+    let (status, body) = restarted.post("/auth/sign_in", None, json!({ "mfa_token": body["mfa_token"], "otp_code": code })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn audit_lists_and_filters_events() {
+    let app = spawn_app().await;
+    app.add_user("au@example.com");
+    app.add_user("other@example.com");
+    let token = app.token_for("au@example.com").await;
+    app.enrol(&token).await;
+    let (status, _) = app.post("/auth/sign_in", None, json!({ "email": "au@example.com", "password": "wrong password" })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.token_for("other@example.com").await;
+    assert!(app.cli(&["mfa", "reset", "au@example.com"], None).status.success());
+
+    let all = stdout(&app.cli(&["audit"], None));
+    for kind in ["sign_in", "mfa_enabled", "mfa_reset"] {
+        assert!(all.contains(kind), "{kind} missing from:\n{all}");
+    }
+
+    let failed = stdout(&app.cli(&["audit", "--failed"], None));
+    assert_eq!(failed.lines().count(), 1, "{failed}");
+    assert!(failed.contains("failure") && failed.contains("au@example.com"));
+
+    let json_lines = stdout(&app.cli(&["audit", "--json", "--user", "AU@example.com", "--since", "1h"], None));
+    let events: Vec<serde_json::Value> = json_lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(events.iter().all(|e| e["email"] == "au@example.com"));
+    let reset = events.iter().find(|e| e["kind"] == "mfa_reset").unwrap();
+    assert_eq!(reset["actor"], "cli", "the audit says who reset MFA");
+    assert!(events.iter().all(|e| e["ip"].is_string() && e["at"].is_i64()));
+
+    let out = app.cli(&["audit", "--since", "soon"], None);
+    assert_eq!(out.status.code(), Some(1));
+
+    // The trail names no secret: no password, and no token.
+    let dump = stdout(&app.cli(&["audit", "--json"], None));
+    assert!(!dump.contains(crate::support::PASSWORD) && !dump.contains(&token));
+}

@@ -137,9 +137,10 @@ impl AppState {
             message: "the password is not correct",
         };
         let password = Password::for_sign_in(password).map_err(|_| WRONG_PASSWORD)?;
+        let place = self.hasher.admit().map_err(hash_error)?;
         self.limit(Scope::Password, &user.email, Some(&user.email), client).await?;
 
-        let matches = self.hasher.verify(password, Some(&user.password_hash)).await.map_err(hash_error)?;
+        let matches = self.hasher.verify(place, password, Some(&user.password_hash)).await.map_err(hash_error)?;
         if !matches {
             self.audit_user(Kind::MfaDisabled, Outcome::Failure, user, Some("wrong password"), client).await;
             return Err(WRONG_PASSWORD);

@@ -23,11 +23,12 @@ impl AppState {
         let (Ok(email), Ok(password)) = (Email::parse(email), Password::for_sign_in(password)) else {
             return Err(Error::InvalidCredentials);
         };
+        let place = self.hasher.admit().map_err(hash_error)?;
         self.limit(Scope::Password, email.as_str(), Some(email.as_str()), client).await?;
 
         let user = self.store.user_by_email(&email).await?;
         let phc = user.as_ref().map(|u| u.password_hash.as_str());
-        let matches = self.hasher.verify(password, phc).await.map_err(hash_error)?;
+        let matches = self.hasher.verify(place, password, phc).await.map_err(hash_error)?;
         let Some(user) = user.filter(|_| matches) else {
             let event = Event::new(Kind::SignIn, Outcome::Failure).email(email.as_str()).detail("password");
             self.audit.record(event, client, crate::clock::now()).await;
