@@ -6,5 +6,6 @@
 mod abuse;
 mod api;
 mod bad_input;
+mod browser;
 mod cli;
 mod support;
