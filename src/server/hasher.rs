@@ -6,12 +6,11 @@
 //! worker threads each own one reusable block buffer, and work waits in a
 //! bounded queue.
 //!
-//! A request takes its place in that queue ([`Hasher::admit`]) before it does
-//! any other work, database included, so a storm is refused at the door with
-//! [`HashError::Overloaded`] (a 503 with `Retry-After`) in the time it takes
-//! to try a semaphore, and the number of sign-ins in flight, with their
-//! memory, stays bounded. A job that still cannot start before its deadline
-//! is shed the same way, and the worker skips it.
+//! A request takes its place in that queue ([`Hasher::admit`]) before it
+//! hashes, and when every place is taken a storm is refused at the door with
+//! [`HashError::Overloaded`] (a 503 with `Retry-After`) before any database
+//! work, in the time it takes to look at a semaphore. A job that still cannot
+//! start before its deadline is shed the same way, and the worker skips it.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -105,6 +104,12 @@ impl Hasher {
 
         let places = Arc::new(Semaphore::new(size + config.workers));
         Ok(Hasher { jobs, places, deadline: config.deadline, dummy: dummy.into() })
+    }
+
+    /// Whether every place is taken right now. Only a hint, for refusing
+    /// early: [`Hasher::admit`] is what actually bounds the work.
+    pub fn is_saturated(&self) -> bool {
+        self.places.available_permits() == 0
     }
 
     /// Takes a place in the queue, or refuses at once when there is none.

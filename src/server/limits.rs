@@ -40,15 +40,10 @@ impl AppState {
         let ip_bucket = format!("{}:ip:{}", scope.name(), client.ip);
         let account_bucket = format!("{}:account:{account}", scope.name());
 
-        let mut retry_after = 0;
-        for (bucket, limit) in [(ip_bucket, per_ip), (account_bucket, per_account)] {
-            if let Verdict::Blocked { retry_after: wait } = self.store.hit(&bucket, limit, now).await? {
-                retry_after = retry_after.max(wait);
-            }
-        }
-        if retry_after == 0 {
+        let buckets = [(ip_bucket.as_str(), per_ip), (account_bucket.as_str(), per_account)];
+        let Verdict::Blocked { retry_after } = self.store.hit(&buckets, now).await? else {
             return Ok(());
-        }
+        };
 
         let mut event = Event::new(Kind::RateLimited, Outcome::Blocked).detail(scope.name());
         event.email = email;

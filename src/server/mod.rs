@@ -12,11 +12,11 @@ pub mod flows;
 pub mod hasher;
 pub mod headers;
 pub mod limits;
+pub mod listener;
 pub mod pages;
 pub mod policy;
 pub mod session;
 
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -29,6 +29,7 @@ use crate::store::Store;
 use audit::Auditor;
 use flows::MfaKeys;
 use hasher::Hasher;
+use listener::{CappedListener, PeerAddr};
 use policy::Policy;
 
 /// Everything a request handler may use.
@@ -85,11 +86,30 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    let listener = CappedListener::new(listener, state.policy.max_connections);
+    let purger = tokio::spawn(purge_expired(state.clone()));
+    let app = router(state).into_make_service_with_connect_info::<PeerAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("the server stopped with an error")
+        .context("the server stopped with an error");
+    purger.abort();
+    served
+}
+
+/// How often expired sessions and challenges are deleted. They are refused
+/// from the moment they expire; this only keeps the tables small.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+async fn purge_expired(state: AppState) {
+    let mut ticks = tokio::time::interval(PURGE_EVERY);
+    loop {
+        ticks.tick().await;
+        let now = crate::clock::now();
+        if let Err(err) = state.store.purge_expired(now, state.policy.session.idle).await {
+            tracing::warn!(error = %err, "cannot delete expired sessions");
+        }
+    }
 }
 
 async fn shutdown_signal() {

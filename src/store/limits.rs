@@ -6,6 +6,7 @@
 //! before, up to a cap. A bucket that then stays quiet for a whole window
 //! after its block is forgiven and starts again from one window.
 
+use sqlx::{Any, Transaction};
 use tracing::instrument;
 
 use super::{Result, Store};
@@ -30,54 +31,26 @@ pub enum Verdict {
 const MAX_DOUBLINGS: i64 = 20;
 
 impl Store {
-    /// Counts a hit against `bucket` and says whether it may proceed. The
-    /// count is taken before the caller does any work, so that parallel
-    /// requests cannot all slip in under the limit.
+    /// Counts one hit against each bucket, in one transaction, and says
+    /// whether the request may proceed (blocked if any bucket is). The count
+    /// is taken before the caller does any work, so that parallel requests
+    /// cannot all slip in under the limit.
     #[instrument(skip_all)]
-    pub async fn hit(&self, bucket: &str, limit: Limit, now: i64) -> Result<Verdict> {
+    pub async fn hit(&self, buckets: &[(&str, Limit)], now: i64) -> Result<Verdict> {
         let mut tx = self.pool().begin().await?;
-        let (hits, strikes, blocked_until): (i64, i64, i64) = sqlx::query_as(
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
-             ON CONFLICT (bucket) DO UPDATE SET \
-               strikes = CASE WHEN rate_limits.blocked_until + $3 <= $2 \
-                              AND rate_limits.window_start + $3 <= $2 THEN 0 \
-                              ELSE rate_limits.strikes END, \
-               hits = CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.hits \
-                           WHEN rate_limits.window_start + $3 <= $2 THEN 1 \
-                           ELSE rate_limits.hits + 1 END, \
-               window_start = CASE WHEN rate_limits.blocked_until > $2 \
-                                     THEN rate_limits.window_start \
-                                   WHEN rate_limits.window_start + $3 <= $2 THEN $2 \
-                                   ELSE rate_limits.window_start END \
-             RETURNING hits, strikes, blocked_until",
-        )
-        .bind(bucket)
-        .bind(now)
-        .bind(limit.window)
-        .fetch_one(&mut *tx)
-        .await?;
-
-        if blocked_until > now {
-            tx.commit().await?;
-            return Ok(Verdict::Blocked { retry_after: blocked_until - now });
+        let mut retry_after = 0;
+        // Every caller lists buckets in the same order, so concurrent
+        // transactions lock rows in the same order and cannot deadlock.
+        for (bucket, limit) in buckets {
+            if let Verdict::Blocked { retry_after: wait } = hit_one(&mut tx, bucket, *limit, now).await? {
+                retry_after = retry_after.max(wait);
+            }
         }
-        if hits <= limit.max_hits {
-            tx.commit().await?;
-            return Ok(Verdict::Allowed);
-        }
-
-        let block = block_length(limit, strikes);
-        sqlx::query(
-            "UPDATE rate_limits SET strikes = strikes + 1, blocked_until = $1, \
-             window_start = $2, hits = 0 WHERE bucket = $3",
-        )
-        .bind(now.saturating_add(block))
-        .bind(now)
-        .bind(bucket)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(Verdict::Blocked { retry_after: block })
+        Ok(match retry_after {
+            0 => Verdict::Allowed,
+            wait => Verdict::Blocked { retry_after: wait },
+        })
     }
 
     /// Forgets the hits of a bucket after a success that proves them honest.
@@ -91,6 +64,48 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn hit_one(tx: &mut Transaction<'_, Any>, bucket: &str, limit: Limit, now: i64) -> Result<Verdict> {
+    let (hits, strikes, blocked_until): (i64, i64, i64) = sqlx::query_as(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket) DO UPDATE SET \
+           strikes = CASE WHEN rate_limits.blocked_until + $3 <= $2 \
+                          AND rate_limits.window_start + $3 <= $2 THEN 0 \
+                          ELSE rate_limits.strikes END, \
+           hits = CASE WHEN rate_limits.blocked_until > $2 THEN rate_limits.hits \
+                       WHEN rate_limits.window_start + $3 <= $2 THEN 1 \
+                       ELSE rate_limits.hits + 1 END, \
+           window_start = CASE WHEN rate_limits.blocked_until > $2 \
+                                 THEN rate_limits.window_start \
+                               WHEN rate_limits.window_start + $3 <= $2 THEN $2 \
+                               ELSE rate_limits.window_start END \
+         RETURNING hits, strikes, blocked_until",
+    )
+    .bind(bucket)
+    .bind(now)
+    .bind(limit.window)
+    .fetch_one(&mut **tx)
+    .await?;
+
+    if blocked_until > now {
+        return Ok(Verdict::Blocked { retry_after: blocked_until - now });
+    }
+    if hits <= limit.max_hits {
+        return Ok(Verdict::Allowed);
+    }
+
+    let block = block_length(limit, strikes);
+    sqlx::query(
+        "UPDATE rate_limits SET strikes = strikes + 1, blocked_until = $1, \
+         window_start = $2, hits = 0 WHERE bucket = $3",
+    )
+    .bind(now.saturating_add(block))
+    .bind(now)
+    .bind(bucket)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Verdict::Blocked { retry_after: block })
 }
 
 fn block_length(limit: Limit, strikes: i64) -> i64 {

@@ -69,6 +69,17 @@ impl Store {
 
         let pool = AnyPoolOptions::new()
             .max_connections(pool_size(backend))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // In WAL mode, NORMAL syncs at checkpoints rather than
+                        // at every commit: the database cannot be corrupted,
+                        // and a power cut loses at most the last moments.
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await
             .map_err(StoreError::Connect)?;

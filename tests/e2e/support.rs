@@ -196,6 +196,19 @@ impl TestApp {
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().join("\n")
     }
+
+    /// Waits until `count` log lines contain `needle`: the server writes its
+    /// log asynchronously, so a line may land just after the response.
+    pub async fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        for _ in 0..100 {
+            let logs = self.logs();
+            if logs.lines().filter(|l| l.contains(needle)).count() >= count {
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the log never had {count} lines with {needle:?}:\n{}", self.logs());
+    }
 }
 
 pub fn now() -> i64 {

@@ -137,8 +137,7 @@ impl AppState {
             message: "the password is not correct",
         };
         let password = Password::for_sign_in(password).map_err(|_| WRONG_PASSWORD)?;
-        let place = self.hasher.admit().map_err(hash_error)?;
-        self.limit(Scope::Password, &user.email, Some(&user.email), client).await?;
+        let place = self.admit_password_check(&user.email, client).await?;
 
         let matches = self.hasher.verify(place, password, Some(&user.password_hash)).await.map_err(hash_error)?;
         if !matches {

@@ -5,7 +5,7 @@ use super::{AppState, Client, Error, Event, Kind, Outcome, Result};
 use crate::core::email::Email;
 use crate::core::password::Password;
 use crate::core::token::Token;
-use crate::server::hasher::HashError;
+use crate::server::hasher::{Admission, HashError};
 use crate::server::limits::Scope;
 use crate::store::User;
 
@@ -23,8 +23,7 @@ impl AppState {
         let (Ok(email), Ok(password)) = (Email::parse(email), Password::for_sign_in(password)) else {
             return Err(Error::InvalidCredentials);
         };
-        let place = self.hasher.admit().map_err(hash_error)?;
-        self.limit(Scope::Password, email.as_str(), Some(email.as_str()), client).await?;
+        let place = self.admit_password_check(email.as_str(), client).await?;
 
         let user = self.store.user_by_email(&email).await?;
         let phc = user.as_ref().map(|u| u.password_hash.as_str());
@@ -78,6 +77,20 @@ impl AppState {
         }
         let token = self.open_session(&user, client, input.kind_name()).await?;
         Ok((user, token))
+    }
+}
+
+impl AppState {
+    /// Everything a password check must pass before it may hash: a server
+    /// that is already saturated refuses at once, without touching the
+    /// database; then the attempt is counted against the limits, so a
+    /// guesser sees 429; then it takes its place in the hashing queue.
+    pub(super) async fn admit_password_check(&self, account: &str, client: &Client) -> Result<Admission> {
+        if self.hasher.is_saturated() {
+            return Err(hash_error(HashError::Overloaded));
+        }
+        self.limit(Scope::Password, account, Some(account), client).await?;
+        self.hasher.admit().map_err(hash_error)
     }
 }
 
