@@ -8,7 +8,13 @@
 //! run. Run it with `cargo bench --bench storm`; it prints its figures and
 //! exits non-zero when the memory goal is missed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, reason = "a benchmark fails loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a benchmark fails loudly"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -28,16 +34,24 @@ const SHED_GOAL: Duration = Duration::from_millis(10);
 const DEADLINE: Duration = Duration::from_millis(2_000);
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
-    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1);
     let (mut child, base) = start(&dir);
     let pid = child.id();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
 
     // "Idle" is a server that has answered requests but hashed no password
     // yet, so the workers' buffers are inside the budget, not inside idle.
@@ -91,7 +105,11 @@ async fn while_saturated(base: &str) -> Saturated {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let probe = reqwest::Client::new();
-    let mut result = Saturated { shed: Vec::new(), admitted: 0, trivial: Vec::new() };
+    let mut result = Saturated {
+        shed: Vec::new(),
+        admitted: 0,
+        trivial: Vec::new(),
+    };
     for i in 0..100 {
         let (status, took) = sign_in(&probe, base, 20_000 + i).await;
         match status {
@@ -119,7 +137,11 @@ fn report_saturated(s: &Saturated) {
         percentile(&s.shed, 0.5),
         percentile(&s.shed, 0.99)
     );
-    println!("  trivial request (baseline): p50 {:.2?}, p99 {:.2?}", percentile(&s.trivial, 0.5), percentile(&s.trivial, 0.99));
+    println!(
+        "  trivial request (baseline): p50 {:.2?}, p99 {:.2?}",
+        percentile(&s.trivial, 0.5),
+        percentile(&s.trivial, 0.99)
+    );
     let p99 = percentile(&s.shed, 0.99);
     let verdict = if p99 < SHED_GOAL { "PASS" } else { "MISS" };
     println!("{verdict}: shed sign-ins answered in {p99:.2?} at p99 (goal: under {SHED_GOAL:?})");
@@ -129,7 +151,10 @@ fn start(dir: &tempfile::TempDir) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_twofold"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(dir.path())
-        .env("TWOFOLD_DATABASE_URL", format!("sqlite://{}", dir.path().join("storm.db").display()))
+        .env(
+            "TWOFOLD_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("storm.db").display()),
+        )
         .env("TWOFOLD_PASSWORD_ATTEMPTS_PER_IP", "1000000")
         .env("TWOFOLD_PASSWORD_ATTEMPTS_PER_ACCOUNT", "1000000")
         .env("RUST_LOG", "warn,twofold=info,twofold::audit=off")
@@ -152,7 +177,12 @@ fn start(dir: &tempfile::TempDir) -> (std::process::Child, String) {
 async fn sign_in(client: &reqwest::Client, base: &str, i: usize) -> (u16, Duration) {
     let started = Instant::now();
     let body = serde_json::json!({ "email": format!("storm{i}@example.com"), "password": "not the password" });
-    let status = match client.post(format!("{base}/auth/sign_in")).json(&body).send().await {
+    let status = match client
+        .post(format!("{base}/auth/sign_in"))
+        .json(&body)
+        .send()
+        .await
+    {
         Ok(response) => response.status().as_u16(),
         Err(_) => 0,
     };
@@ -184,13 +214,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Prints the storm's figures; false when the memory goal is missed.
-fn report(workers: usize, idle: u64, peak: u64, baseline: Duration, elapsed: Duration, results: &[(u16, Duration)]) -> bool {
+fn report(
+    workers: usize,
+    idle: u64,
+    peak: u64,
+    baseline: Duration,
+    elapsed: Duration,
+    results: &[(u16, Duration)],
+) -> bool {
     let budget = idle + (workers as u64 * HASH_MIB + MARGIN_MIB) * 1024;
     let count = |code| results.iter().filter(|(s, _)| *s == code).count();
     // A shed request is either refused at once (queue full) or answered when
     // its deadline passes; for the latter, what counts is the overshoot.
     let shed = |f: &dyn Fn(Duration) -> Option<Duration>| {
-        let mut v: Vec<Duration> = results.iter().filter(|(s, _)| *s == 503).filter_map(|(_, d)| f(*d)).collect();
+        let mut v: Vec<Duration> = results
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .filter_map(|(_, d)| f(*d))
+            .collect();
         v.sort();
         v
     };
@@ -198,10 +239,18 @@ fn report(workers: usize, idle: u64, peak: u64, baseline: Duration, elapsed: Dur
     let overshoot = shed(&|d| d.checked_sub(DEADLINE));
 
     println!("storm: {STORM} simultaneous sign-ins, {workers} hash workers, {elapsed:.2?} in all");
-    println!("  answers: {} × 401, {} × 503, {} × other", count(401), count(503), STORM - count(401) - count(503));
+    println!(
+        "  answers: {} × 401, {} × 503, {} × other",
+        count(401),
+        count(503),
+        STORM - count(401) - count(503)
+    );
     println!("  idle RSS   {:>8} KiB", idle);
     println!("  peak RSS   {:>8} KiB", peak);
-    println!("  budget     {:>8} KiB  (idle + {workers} × {HASH_MIB} MiB + {MARGIN_MIB} MiB)", budget);
+    println!(
+        "  budget     {:>8} KiB  (idle + {workers} × {HASH_MIB} MiB + {MARGIN_MIB} MiB)",
+        budget
+    );
     println!("  trivial request (same run, baseline) p50 {baseline:.2?}");
     println!(
         "  shed at once (queue full): {} answers, p50 {:.2?}, p99 {:.2?}",
@@ -219,6 +268,9 @@ fn report(workers: usize, idle: u64, peak: u64, baseline: Duration, elapsed: Dur
         println!("FAIL: peak RSS is {} KiB over budget", peak - budget);
         return false;
     }
-    println!("PASS: peak RSS within budget ({} KiB to spare)", budget - peak);
+    println!(
+        "PASS: peak RSS within budget ({} KiB to spare)",
+        budget - peak
+    );
     true
 }

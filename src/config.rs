@@ -86,7 +86,8 @@ impl Config {
         }
 
         Ok(Config {
-            database_url: get("TWOFOLD_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: get("TWOFOLD_DATABASE_URL")
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen,
             public_url: public_url.trim_end_matches('/').to_owned(),
             issuer: get("TWOFOLD_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
@@ -163,8 +164,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned()).unwrap()
     }
 
@@ -175,7 +178,9 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.issuer, "twofold");
         assert!(!c.is_https());
-        let Keys::Missing(missing) = c.keys else { panic!("keys should be missing") };
+        let Keys::Missing(missing) = c.keys else {
+            panic!("keys should be missing")
+        };
         assert_eq!(missing, ALL_KEYS.to_vec());
     }
 
@@ -191,8 +196,13 @@ mod tests {
 
     #[test]
     fn one_missing_key_is_named() {
-        let c = config(&[("TWOFOLD_PRIMARY_KEY", "a"), ("TWOFOLD_KEY_DERIVATION_SALT", "  ")]);
-        let Keys::Missing(missing) = c.keys else { panic!("keys should be missing") };
+        let c = config(&[
+            ("TWOFOLD_PRIMARY_KEY", "a"),
+            ("TWOFOLD_KEY_DERIVATION_SALT", "  "),
+        ]);
+        let Keys::Missing(missing) = c.keys else {
+            panic!("keys should be missing")
+        };
         assert_eq!(missing, vec![DETERMINISTIC_KEY, KEY_DERIVATION_SALT]);
     }
 
@@ -203,7 +213,9 @@ mod tests {
             ("TWOFOLD_DETERMINISTIC_KEY", "b"),
             ("TWOFOLD_KEY_DERIVATION_SALT", "c"),
         ]);
-        let Keys::Present(keys) = c.keys else { panic!("keys should be present") };
+        let Keys::Present(keys) = c.keys else {
+            panic!("keys should be present")
+        };
         assert_eq!(keys.primary.len(), 2);
     }
 

@@ -44,12 +44,17 @@ pub enum MfaCommand {
 const ACTOR: &str = "cli";
 
 pub async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
-    let UserCommand::Add { email, password_stdin } = command;
+    let UserCommand::Add {
+        email,
+        password_stdin,
+    } = command;
     let email = Email::parse(&email).map_err(|e| anyhow!("{e}: {email:?}"))?;
     let password = Password::new_password(read_password(password_stdin)?)?;
     let (_, store) = super::open().await?;
 
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng())).await??;
+    let hash =
+        tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng()))
+            .await??;
     match store.create_user(&email, &hash, crate::clock::now()).await {
         Ok(_) => println!("Created {email}."),
         Err(StoreError::Duplicate) => bail!("an account with the email {email} already exists"),
@@ -61,7 +66,10 @@ pub async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     let first = rpassword::prompt_password("Password: ")?;
@@ -76,7 +84,9 @@ pub async fn mfa(command: MfaCommand) -> anyhow::Result<ExitCode> {
     let audit = Auditor::new(store.clone());
     match command {
         MfaCommand::Reset { email } => reset(&store, &audit, &email).await?,
-        MfaCommand::GenerateBackupCodes { email } => generate_codes(&config, &store, &audit, &email).await?,
+        MfaCommand::GenerateBackupCodes { email } => {
+            generate_codes(&config, &store, &audit, &email).await?
+        }
         MfaCommand::ResetAll { yes } => reset_all(&store, &audit, yes).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -84,7 +94,10 @@ pub async fn mfa(command: MfaCommand) -> anyhow::Result<ExitCode> {
 
 async fn find_user(store: &Store, email: &str) -> anyhow::Result<User> {
     let parsed = Email::parse(email).map_err(|_| anyhow!("no user with the email {email}"))?;
-    store.user_by_email(&parsed).await?.ok_or_else(|| anyhow!("no user with the email {email}"))
+    store
+        .user_by_email(&parsed)
+        .await?
+        .ok_or_else(|| anyhow!("no user with the email {email}"))
 }
 
 async fn record(audit: &Auditor, kind: Kind, user: Option<&User>, detail: Option<&str>) {
@@ -93,7 +106,9 @@ async fn record(audit: &Auditor, kind: Kind, user: Option<&User>, detail: Option
         event = event.user(&user.id, &user.email);
     }
     event.detail = detail;
-    audit.record(event, &Client::local(), crate::clock::now()).await;
+    audit
+        .record(event, &Client::local(), crate::clock::now())
+        .await;
 }
 
 async fn reset(store: &Store, audit: &Auditor, email: &str) -> anyhow::Result<()> {
@@ -102,28 +117,48 @@ async fn reset(store: &Store, audit: &Auditor, email: &str) -> anyhow::Result<()
     let revoked = store.revoke_user_sessions(&user.id, None).await?;
     record(audit, Kind::MfaReset, Some(&user), None).await;
     let state = if was_on { "was on" } else { "was already off" };
-    println!("MFA reset for {} (it {state}); {revoked} sessions signed out.", user.email);
+    println!(
+        "MFA reset for {} (it {state}); {revoked} sessions signed out.",
+        user.email
+    );
     Ok(())
 }
 
-async fn generate_codes(config: &Config, store: &Store, audit: &Auditor, email: &str) -> anyhow::Result<()> {
+async fn generate_codes(
+    config: &Config,
+    store: &Store,
+    audit: &Auditor,
+    email: &str,
+) -> anyhow::Result<()> {
     let Keys::Present(keys) = &config.keys else {
         bail!("MFA is unavailable: the encryption keys are missing (see `twofold keys check`)");
     };
     let user = find_user(store, email).await?;
     if !user.mfa_enabled() {
-        bail!("MFA is not enabled for {}: there are no backup codes to replace", user.email);
+        bail!(
+            "MFA is not enabled for {}: there are no backup codes to replace",
+            user.email
+        );
     }
 
     let keys = MfaKeys::derive(keys)?;
     let codes = backup::generate(&mut rand::thread_rng());
     let digests: Vec<String> = codes.iter().map(|c| keys.backup.digest(c)).collect();
-    if !store.replace_backup_codes(&user.id, &digests, crate::clock::now()).await? {
-        bail!("MFA was turned off for {} meanwhile; no codes were issued", user.email);
+    if !store
+        .replace_backup_codes(&user.id, &digests, crate::clock::now())
+        .await?
+    {
+        bail!(
+            "MFA was turned off for {} meanwhile; no codes were issued",
+            user.email
+        );
     }
     record(audit, Kind::BackupCodesRegenerated, Some(&user), None).await;
 
-    println!("New backup codes for {} (the old ones no longer work):", user.email);
+    println!(
+        "New backup codes for {} (the old ones no longer work):",
+        user.email
+    );
     for code in &codes {
         println!("{}", code.as_str());
     }

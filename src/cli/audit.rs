@@ -51,7 +51,17 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 
 fn line(e: &AuditRecord) -> String {
     let when = cookie::time::OffsetDateTime::from_unix_timestamp(e.at)
-        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second()))
+        .map(|t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            )
+        })
         .unwrap_or_else(|_| e.at.to_string());
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     format!(
@@ -70,7 +80,10 @@ fn parse_age(text: &str) -> anyhow::Result<i64> {
     let bad = || anyhow!("--since takes an age such as 30m, 1h or 7d, not {text:?}");
     let text = text.trim();
     let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (number, unit) = (text.get(..split).ok_or_else(bad)?, text.get(split..).ok_or_else(bad)?);
+    let (number, unit) = (
+        text.get(..split).ok_or_else(bad)?,
+        text.get(split..).ok_or_else(bad)?,
+    );
     let number: i64 = number.parse().map_err(|_| bad())?;
     let unit = match unit {
         "s" => 1,

@@ -51,7 +51,11 @@ pub fn generate_env_lines() -> String {
 }
 
 fn env_lines(values: [&str; 3]) -> String {
-    ALL_KEYS.iter().zip(values).map(|(key, value)| format!("{}={value}\n", key.name)).collect()
+    ALL_KEYS
+        .iter()
+        .zip(values)
+        .map(|(key, value)| format!("{}={value}\n", key.name))
+        .collect()
 }
 
 /// How many stored secrets the keys can read.
@@ -62,8 +66,14 @@ pub struct SecretCheck {
 
 pub async fn check_stored_secrets(store: &Store, keyring: &Keyring) -> anyhow::Result<SecretCheck> {
     let secrets = store.all_secrets().await?;
-    let unreadable = secrets.iter().filter(|(_, value)| keyring.decrypt(value).is_err()).count();
-    Ok(SecretCheck { total: secrets.len(), unreadable })
+    let unreadable = secrets
+        .iter()
+        .filter(|(_, value)| keyring.decrypt(value).is_err())
+        .count();
+    Ok(SecretCheck {
+        total: secrets.len(),
+        unreadable,
+    })
 }
 
 async fn check() -> anyhow::Result<ExitCode> {
@@ -73,7 +83,11 @@ async fn check() -> anyhow::Result<ExitCode> {
         Keys::Present(_) => Vec::new(),
     };
     for key in ALL_KEYS {
-        let mark = if missing.contains(&key) { "✗ missing" } else { "✓ present" };
+        let mark = if missing.contains(&key) {
+            "✗ missing"
+        } else {
+            "✓ present"
+        };
         println!("{mark:10} {} ({} also accepted)", key.name, key.alias);
     }
     let Keys::Present(keys) = &config.keys else {
@@ -91,7 +105,10 @@ async fn check() -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    println!("✓ all {} stored secrets decrypt with these keys", result.total);
+    println!(
+        "✓ all {} stored secrets decrypt with these keys",
+        result.total
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -107,7 +124,9 @@ async fn rotate() -> anyhow::Result<ExitCode> {
         let new_key = generate_key_text(&mut rand::thread_rng());
         println!("Step 1 of 2. Append a new primary key to the list, on every node:");
         println!("  TWOFOLD_PRIMARY_KEY=<your current primary key>,{new_key}");
-        println!("Restart, then run `twofold keys rotate` again to re-encrypt every secret with it.");
+        println!(
+            "Restart, then run `twofold keys rotate` again to re-encrypt every secret with it."
+        );
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -115,7 +134,9 @@ async fn rotate() -> anyhow::Result<ExitCode> {
     let keyring = Keyring::derive(keys)?;
     let mut rewritten = 0;
     for (user_id, value) in store.all_secrets().await? {
-        let plain = keyring.decrypt(&value).map_err(|e| anyhow::anyhow!("secret of user {user_id}: {e}"))?;
+        let plain = keyring
+            .decrypt(&value)
+            .map_err(|e| anyhow::anyhow!("secret of user {user_id}: {e}"))?;
         let fresh = keyring.encrypt(&plain, &mut rand::thread_rng())?;
         if store.replace_secret(&user_id, &value, &fresh).await? {
             rewritten += 1;

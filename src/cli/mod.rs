@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "twofold", version, about = "A self-hosted login server with TOTP two-factor authentication")]
+#[command(
+    name = "twofold",
+    version,
+    about = "A self-hosted login server with TOTP two-factor authentication"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,9 +56,15 @@ pub fn main() -> ExitCode {
     // environment does not set.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve { .. } | Command::Quickstart { .. }));
+    init_logging(matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Quickstart { .. }
+    ));
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => return fail(&anyhow::Error::from(err)),
     };
@@ -104,7 +114,12 @@ async fn open() -> anyhow::Result<(crate::config::Config, crate::store::Store)> 
     let config = crate::config::Config::from_env().context("invalid configuration")?;
     let store = crate::store::Store::connect(&config.database_url)
         .await
-        .with_context(|| format!("cannot open the database at {}", redact_url(&config.database_url)))?;
+        .with_context(|| {
+            format!(
+                "cannot open the database at {}",
+                redact_url(&config.database_url)
+            )
+        })?;
     Ok((config, store))
 }
 
@@ -114,7 +129,11 @@ fn redact_url(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = url.get(scheme + 3..at).unwrap_or_default();
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", url.get(..scheme + 3).unwrap_or_default(), url.get(at..).unwrap_or_default())
+            format!(
+                "{}{user}:***{}",
+                url.get(..scheme + 3).unwrap_or_default(),
+                url.get(at..).unwrap_or_default()
+            )
         }
         _ => url.to_owned(),
     }

@@ -40,7 +40,12 @@ async fn run_server(config: Config, store: Store) -> anyhow::Result<ExitCode> {
         }
         Keys::Present(keys) => {
             let mfa = MfaKeys::derive(keys)?;
-            if let SecretCheck { unreadable: bad @ 1.., total, .. } = check_stored_secrets(&store, &mfa.keyring).await? {
+            if let SecretCheck {
+                unreadable: bad @ 1..,
+                total,
+                ..
+            } = check_stored_secrets(&store, &mfa.keyring).await?
+            {
                 bail!(
                     "the configured keys cannot read {bad} of {total} stored TOTP secrets: \
                      were new keys generated on this server? Use the keys from the old one"
@@ -62,10 +67,12 @@ async fn run_server(config: Config, store: Store) -> anyhow::Result<ExitCode> {
 /// Runs on ./data with working MFA, inventing keys and a first account when
 /// there are none, and saying so.
 pub async fn quickstart(listen: Option<String>) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(QUICKSTART_DIR).with_context(|| format!("cannot create ./{QUICKSTART_DIR}"))?;
+    std::fs::create_dir_all(QUICKSTART_DIR)
+        .with_context(|| format!("cannot create ./{QUICKSTART_DIR}"))?;
     if matches!(Config::from_env()?.keys, Keys::Missing(_)) {
         ensure_quickstart_keys()?;
-        dotenvy::from_path(QUICKSTART_KEYS).with_context(|| format!("cannot read {QUICKSTART_KEYS}"))?;
+        dotenvy::from_path(QUICKSTART_KEYS)
+            .with_context(|| format!("cannot read {QUICKSTART_KEYS}"))?;
     }
 
     let (mut config, store) = super::open().await?;
@@ -86,7 +93,10 @@ fn ensure_quickstart_keys() -> anyhow::Result<()> {
     }
 
     let mut file = open_private(QUICKSTART_KEYS)?;
-    writeln!(file, "# Made by `twofold quickstart`. Keep this file secret and back it up:")?;
+    writeln!(
+        file,
+        "# Made by `twofold quickstart`. Keep this file secret and back it up:"
+    )?;
     writeln!(file, "# without these keys nobody with MFA on can sign in.")?;
     file.write_all(generate_env_lines().as_bytes())?;
     eprintln!();
@@ -104,14 +114,20 @@ fn open_private(path: &str) -> anyhow::Result<std::fs::File> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).with_context(|| format!("cannot create {path}"))
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {path}"))
 }
 
 async fn create_first_account(store: &Store) -> anyhow::Result<()> {
     let text = crate::core::keys::generate_key_text(&mut rand::thread_rng());
     let password = Password::new_password(text.clone())?;
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng())).await??;
-    store.create_user(&Email::parse(QUICKSTART_EMAIL)?, &hash, crate::clock::now()).await?;
+    let hash =
+        tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng()))
+            .await??;
+    store
+        .create_user(&Email::parse(QUICKSTART_EMAIL)?, &hash, crate::clock::now())
+        .await?;
 
     println!();
     println!("Created a first account. Sign in with:");

@@ -53,9 +53,20 @@ mod tests {
 
     #[test]
     fn malformed_addresses_are_refused() {
-        for bad in ["", "ann", "@example.com", "ann@", "a@b@c", "a b@c.d", "a\u{0}@b.c"] {
+        for bad in [
+            "",
+            "ann",
+            "@example.com",
+            "ann@",
+            "a@b@c",
+            "a b@c.d",
+            "a\u{0}@b.c",
+        ] {
             assert_eq!(Email::parse(bad), Err(EmailError), "{bad:?}");
         }
-        assert_eq!(Email::parse(&format!("{}@x.io", "a".repeat(300))), Err(EmailError));
+        assert_eq!(
+            Email::parse(&format!("{}@x.io", "a".repeat(300))),
+            Err(EmailError)
+        );
     }
 }

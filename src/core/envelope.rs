@@ -577,7 +577,8 @@ mod tests {
             }
 
             for (store_key_reference, expected) in [(false, without_id), (true, with_id)] {
-                let written = encrypt_deterministic(key, &long_text(), store_key_reference).unwrap();
+                let written =
+                    encrypt_deterministic(key, &long_text(), store_key_reference).unwrap();
                 assert_eq!(written, expected, "{digest:?} {store_key_reference}");
             }
         }

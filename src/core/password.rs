@@ -79,7 +79,10 @@ fn hasher(params: Params) -> Argon2<'static> {
 }
 
 /// Hashes a new password into a PHC string with a fresh random salt.
-pub fn hash(password: &Password, rng: &mut (impl RngCore + CryptoRng)) -> Result<String, PasswordError> {
+pub fn hash(
+    password: &Password,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<String, PasswordError> {
     let salt = SaltString::generate(rng);
     hasher(params())
         .hash_password(password.expose().as_bytes(), &salt)
@@ -157,7 +160,10 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert_eq!(Password::new_password("short".into()).unwrap_err(), PasswordError::TooShort);
+        assert_eq!(
+            Password::new_password("short".into()).unwrap_err(),
+            PasswordError::TooShort
+        );
         assert_eq!(
             Password::for_sign_in("x".repeat(MAX_LEN + 1)).unwrap_err(),
             PasswordError::TooLong
@@ -168,8 +174,16 @@ mod tests {
     #[test]
     fn garbage_hash_is_an_error_not_a_panic() {
         let mut v = Verifier::default();
-        for bad in ["", "$argon2id$", "plain", "$argon2id$v=19$m=1,t=1,p=1$xx$yy"] {
-            assert_eq!(v.verify(&pw("anything"), bad).unwrap_err(), PasswordError::BadHash);
+        for bad in [
+            "",
+            "$argon2id$",
+            "plain",
+            "$argon2id$v=19$m=1,t=1,p=1$xx$yy",
+        ] {
+            assert_eq!(
+                v.verify(&pw("anything"), bad).unwrap_err(),
+                PasswordError::BadHash
+            );
         }
     }
 

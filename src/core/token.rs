@@ -38,7 +38,9 @@ impl Token {
     pub fn parse(input: &str) -> Result<Self, TokenError> {
         let input = input.trim();
         let well_formed = input.len() == ENCODED_LEN
-            && input.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if well_formed {
             Ok(Token(input.to_owned()))
         } else {
@@ -88,7 +90,13 @@ mod tests {
 
     #[test]
     fn odd_input_is_refused() {
-        for bad in ["", "short", &"A".repeat(44), &format!("{}=", "A".repeat(42)), "é"] {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(44),
+            &format!("{}=", "A".repeat(42)),
+            "é",
+        ] {
             assert_eq!(Token::parse(bad).unwrap_err(), TokenError, "{bad:?}");
         }
     }

@@ -3,9 +3,9 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request, State};
-use axum::middleware::{self, Next};
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -26,7 +26,10 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let mfa = Router::new()
-        .route("/api/v1/profile/mfa", get(mfa_status).post(mfa_setup).delete(mfa_disable))
+        .route(
+            "/api/v1/profile/mfa",
+            get(mfa_status).post(mfa_setup).delete(mfa_disable),
+        )
         .route("/api/v1/profile/mfa/verify", post(mfa_verify))
         .route("/api/v1/profile/mfa/backup_codes", post(mfa_backup_codes))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_keys));
@@ -60,7 +63,9 @@ fn rejection_message(rejection: &JsonRejection) -> String {
         JsonRejection::JsonSyntaxError(_) => "the body is not valid JSON".into(),
         // serde's message names the field and the expected type, never a
         // stack trace or an internal path, so it is safe and useful to send.
-        JsonRejection::JsonDataError(err) => format!("the body does not fit the request: {}", err.body_text()),
+        JsonRejection::JsonDataError(err) => {
+            format!("the body does not fit the request: {}", err.body_text())
+        }
         _ => "the request body could not be read".into(),
     }
 }
@@ -75,15 +80,23 @@ struct SignInRequest {
     backup_code: Option<String>,
 }
 
-async fn sign_in(State(state): State<AppState>, client: Client, ApiJson(req): ApiJson<SignInRequest>) -> Result<Response> {
+async fn sign_in(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<SignInRequest>,
+) -> Result<Response> {
     if let Some(mfa_token) = req.mfa_token {
         let factor = FactorInput::from_fields(req.otp_code, req.backup_code)?;
-        let (user, token) = state.sign_in_second_factor(&mfa_token, &factor, &client).await?;
+        let (user, token) = state
+            .sign_in_second_factor(&mfa_token, &factor, &client)
+            .await?;
         return Ok(signed_in_response(&state, &user, &token));
     }
 
     let (Some(email), Some(password)) = (req.email, req.password) else {
-        return Err(Error::BadRequest("give email and password, or mfa_token and a code".into()));
+        return Err(Error::BadRequest(
+            "give email and password, or mfa_token and a code".into(),
+        ));
     };
     match state.sign_in_password(&email, password, &client).await? {
         SignInOutcome::Session { user, token } => Ok(signed_in_response(&state, &user, &token)),
@@ -113,10 +126,19 @@ pub(super) fn set_cookie(headers: &mut HeaderMap, cookie: &str) {
     }
 }
 
-async fn sign_out(State(state): State<AppState>, client: Client, signed_in: SignedIn) -> Result<Response> {
-    state.sign_out(&signed_in.user, &signed_in.token, &client).await?;
+async fn sign_out(
+    State(state): State<AppState>,
+    client: Client,
+    signed_in: SignedIn,
+) -> Result<Response> {
+    state
+        .sign_out(&signed_in.user, &signed_in.token, &client)
+        .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    set_cookie(response.headers_mut(), &clearing_cookie(state.secure_cookies).to_string());
+    set_cookie(
+        response.headers_mut(),
+        &clearing_cookie(state.secure_cookies).to_string(),
+    );
     Ok(response)
 }
 
@@ -148,7 +170,12 @@ struct CodeRequest {
     otp_code: String,
 }
 
-async fn mfa_verify(State(state): State<AppState>, client: Client, signed_in: SignedIn, ApiJson(req): ApiJson<CodeRequest>) -> Result<Response> {
+async fn mfa_verify(
+    State(state): State<AppState>,
+    client: Client,
+    signed_in: SignedIn,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<Response> {
     let digest = signed_in.token.digest();
     let codes = state
         .confirm_enrolment(&signed_in.user, &digest, &req.otp_code, &client)
@@ -166,15 +193,29 @@ struct DisableRequest {
     backup_code: Option<String>,
 }
 
-async fn mfa_disable(State(state): State<AppState>, client: Client, signed_in: SignedIn, ApiJson(req): ApiJson<DisableRequest>) -> Result<Response> {
+async fn mfa_disable(
+    State(state): State<AppState>,
+    client: Client,
+    signed_in: SignedIn,
+    ApiJson(req): ApiJson<DisableRequest>,
+) -> Result<Response> {
     let factor = FactorInput::from_fields(req.otp_code, req.backup_code)?;
     let digest = signed_in.token.digest();
-    state.disable_mfa(&signed_in.user, &digest, req.password, &factor, &client).await?;
+    state
+        .disable_mfa(&signed_in.user, &digest, req.password, &factor, &client)
+        .await?;
     Ok(Json(json!({ "enabled": false })).into_response())
 }
 
-async fn mfa_backup_codes(State(state): State<AppState>, client: Client, signed_in: SignedIn, ApiJson(req): ApiJson<CodeRequest>) -> Result<Response> {
-    let codes = state.regenerate_backup_codes(&signed_in.user, req.otp_code, &client).await?;
+async fn mfa_backup_codes(
+    State(state): State<AppState>,
+    client: Client,
+    signed_in: SignedIn,
+    ApiJson(req): ApiJson<CodeRequest>,
+) -> Result<Response> {
+    let codes = state
+        .regenerate_backup_codes(&signed_in.user, req.otp_code, &client)
+        .await?;
     let codes: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
     Ok(Json(json!({ "backup_codes": codes })).into_response())
 }
@@ -183,7 +224,10 @@ async fn mfa_backup_codes(State(state): State<AppState>, client: Client, signed_
 /// carries a fully signed-in session, 401 otherwise.
 async fn forward_auth(signed_in: SignedIn) -> Response {
     let mut response = StatusCode::OK.into_response();
-    for (name, value) in [("remote-user", &signed_in.user.id), ("remote-email", &signed_in.user.email)] {
+    for (name, value) in [
+        ("remote-user", &signed_in.user.id),
+        ("remote-email", &signed_in.user.email),
+    ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             response.headers_mut().insert(name, value);
         }
@@ -196,7 +240,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "health check: the database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+                .into_response()
         }
     }
 }

@@ -76,7 +76,14 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     pub fn new(kind: Kind, outcome: Outcome) -> Self {
-        Event { kind, outcome, user_id: None, email: None, actor: None, detail: None }
+        Event {
+            kind,
+            outcome,
+            user_id: None,
+            email: None,
+            actor: None,
+            detail: None,
+        }
     }
 
     pub fn user(mut self, id: &'a str, email: &'a str) -> Self {
@@ -151,5 +158,9 @@ fn log(event: &Event<'_>, client: &Client) {
 /// Sorts by time when compared as text: microseconds since the epoch as
 /// fixed-width hex, then random bits so events in the same microsecond differ.
 fn time_ordered_id() -> String {
-    format!("{:016x}{:08x}", crate::clock::now_micros(), rand::random::<u32>())
+    format!(
+        "{:016x}{:08x}",
+        crate::clock::now_micros(),
+        rand::random::<u32>()
+    )
 }

@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header::USER_AGENT;
+use axum::http::request::Parts;
 
 use super::listener::PeerAddr;
 use super::AppState;
@@ -21,14 +21,20 @@ pub struct Client {
 impl Client {
     /// The client of a command-line action, for the audit trail.
     pub fn local() -> Client {
-        Client { ip: IpAddr::from([127, 0, 0, 1]), user_agent: Some("twofold-cli".into()) }
+        Client {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            user_agent: Some("twofold-cli".into()),
+        }
     }
 }
 
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<PeerAddr>>()

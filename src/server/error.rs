@@ -33,7 +33,10 @@ pub enum Error {
     MfaLocked,
     /// The request cannot be done in the account's current state.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: &'static str },
+    Unprocessable {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -70,7 +73,9 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Overloaded { .. } | Error::SecretUnreadable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Overloaded { .. } | Error::SecretUnreadable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,7 +122,9 @@ impl Error {
     /// Logs what the operator needs to know, once, without the public text.
     pub fn log(&self) {
         match self {
-            Error::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "request failed"),
+            Error::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "request failed")
+            }
             Error::SecretUnreadable(cause) => {
                 tracing::error!(error = %cause, "a stored TOTP secret does not decrypt with the configured keys")
             }

@@ -16,6 +16,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use thread_priority::{set_current_thread_priority, ThreadPriority, ThreadPriorityValue};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{parse_number, ConfigError};
@@ -30,12 +31,18 @@ pub struct HasherConfig {
     pub deadline: Duration,
 }
 
+/// The hashing threads' priority on the crate's 0–99 scale, which maps 35 to
+/// nice 5 on Linux.
+const HASHING_PRIORITY: u8 = 35;
+
 /// Bounds on the measured queue size, whatever the machine's speed.
 const QUEUE_BOUNDS: (usize, usize) = (4, 1_024);
 
 impl HasherConfig {
     pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
         let workers = parse_number(get, "TWOFOLD_HASH_WORKERS", cores)?.max(1);
         Ok(HasherConfig {
             workers,
@@ -88,9 +95,16 @@ impl Hasher {
         let started = Instant::now();
         let random = Password::for_sign_in(hex::encode(rand::random::<[u8; 16]>()))
             .map_err(|_| HashError::BadHash)?;
-        let dummy = password::hash(&random, &mut rand::thread_rng()).map_err(|_| HashError::BadHash)?;
-        let size = config.queue.unwrap_or_else(|| fitting_queue(config, started.elapsed()));
-        tracing::info!(workers = config.workers, queue = size, "password hashers started");
+        let dummy =
+            password::hash(&random, &mut rand::thread_rng()).map_err(|_| HashError::BadHash)?;
+        let size = config
+            .queue
+            .unwrap_or_else(|| fitting_queue(config, started.elapsed()));
+        tracing::info!(
+            workers = config.workers,
+            queue = size,
+            "password hashers started"
+        );
 
         let (jobs, queue) = sync_channel::<Job>(size);
         let queue = Arc::new(Mutex::new(queue));
@@ -103,7 +117,12 @@ impl Hasher {
         }
 
         let places = Arc::new(Semaphore::new(size + config.workers));
-        Ok(Hasher { jobs, places, deadline: config.deadline, dummy: dummy.into() })
+        Ok(Hasher {
+            jobs,
+            places,
+            deadline: config.deadline,
+            dummy: dummy.into(),
+        })
     }
 
     /// Whether every place is taken right now. Only a hint, for refusing
@@ -115,16 +134,27 @@ impl Hasher {
     /// Takes a place in the queue, or refuses at once when there is none.
     pub fn admit(&self) -> Result<Admission, HashError> {
         let place = Arc::clone(&self.places).try_acquire_owned();
-        place.map(|p| Admission { _place: p }).map_err(|_| HashError::Overloaded)
+        place
+            .map(|p| Admission { _place: p })
+            .map_err(|_| HashError::Overloaded)
     }
 
     /// Checks `password` against `phc`, or against the dummy hash when there
     /// is no account, so that both cost the same.
-    pub async fn verify(&self, _place: Admission, password: Password, phc: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        _place: Admission,
+        password: Password,
+        phc: Option<&str>,
+    ) -> Result<bool, HashError> {
         let known = phc.is_some();
         let phc: Arc<str> = phc.map_or_else(|| Arc::clone(&self.dummy), Arc::from);
         let (reply, answer) = oneshot::channel();
-        match self.jobs.try_send(Job { password, phc, reply }) {
+        match self.jobs.try_send(Job {
+            password,
+            phc,
+            reply,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 return Err(HashError::Overloaded)
@@ -154,17 +184,26 @@ impl Hasher {
 /// that would wait longer is better refused at once than after the deadline.
 fn fitting_queue(config: &HasherConfig, one_hash: Duration) -> usize {
     let per_worker = config.deadline.as_micros() / 2 / one_hash.as_micros().max(1);
-    let size = usize::try_from(per_worker).unwrap_or(usize::MAX).saturating_mul(config.workers);
+    let size = usize::try_from(per_worker)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(config.workers);
     size.clamp(QUEUE_BOUNDS.0, QUEUE_BOUNDS.1)
 }
 
 fn work(queue: &Mutex<Receiver<Job>>) {
-    // Hashing yields the processor to the threads that answer requests, so a
+    // Hashing runs slightly below normal priority (nice 5 on Linux), so the
+    // threads that answer requests win the processor when they wake: a
     // saturated pool still lets the server refuse extra sign-ins, and answer
-    // everything else, at once. Lowering one's own priority needs no
-    // privilege; if the system refuses anyway, hashing still works.
-    if let Err(err) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min) {
-        tracing::debug!(error = ?err, "cannot lower the priority of a hashing thread");
+    // everything else, at once. Only slightly, so that other busy programs
+    // on the machine cannot starve sign-ins. Lowering one's own priority
+    // needs no privilege; if the system refuses anyway, hashing still works.
+    let lowered = ThreadPriorityValue::try_from(HASHING_PRIORITY)
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            set_current_thread_priority(ThreadPriority::Crossplatform(p)).map_err(|e| e.to_string())
+        });
+    if let Err(err) = lowered {
+        tracing::debug!(error = %err, "cannot lower the priority of a hashing thread");
     }
     let mut verifier = Verifier::default();
     loop {
@@ -178,7 +217,9 @@ fn work(queue: &Mutex<Receiver<Job>>) {
         if job.reply.is_closed() {
             continue;
         }
-        let verdict = verifier.verify(&job.password, &job.phc).map_err(|_| HashError::BadHash);
+        let verdict = verifier
+            .verify(&job.password, &job.phc)
+            .map_err(|_| HashError::BadHash);
         let _ = job.reply.send(verdict);
     }
 }

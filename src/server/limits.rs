@@ -27,20 +27,32 @@ impl Scope {
 impl AppState {
     fn limits_of(&self, scope: Scope) -> (Limit, Limit) {
         match scope {
-            Scope::Password => (self.policy.password_per_ip, self.policy.password_per_account),
+            Scope::Password => (
+                self.policy.password_per_ip,
+                self.policy.password_per_account,
+            ),
             Scope::Code => (self.policy.code_per_ip, self.policy.code_per_account),
         }
     }
 
     /// Counts one attempt for the client and for the account, before any
     /// work is done, and refuses it when either is over its limit.
-    pub(super) async fn limit(&self, scope: Scope, account: &str, email: Option<&str>, client: &Client) -> Result<()> {
+    pub(super) async fn limit(
+        &self,
+        scope: Scope,
+        account: &str,
+        email: Option<&str>,
+        client: &Client,
+    ) -> Result<()> {
         let (per_ip, per_account) = self.limits_of(scope);
         let now = crate::clock::now();
         let ip_bucket = format!("{}:ip:{}", scope.name(), client.ip);
         let account_bucket = format!("{}:account:{account}", scope.name());
 
-        let buckets = [(ip_bucket.as_str(), per_ip), (account_bucket.as_str(), per_account)];
+        let buckets = [
+            (ip_bucket.as_str(), per_ip),
+            (account_bucket.as_str(), per_account),
+        ];
         let Verdict::Blocked { retry_after } = self.store.hit(&buckets, now).await? else {
             return Ok(());
         };

@@ -25,7 +25,10 @@ pub struct CappedListener {
 
 impl CappedListener {
     pub fn new(inner: TcpListener, max_connections: usize) -> Self {
-        CappedListener { inner, slots: Arc::new(Semaphore::new(max_connections.max(1))) }
+        CappedListener {
+            inner,
+            slots: Arc::new(Semaphore::new(max_connections.max(1))),
+        }
     }
 }
 
@@ -40,7 +43,13 @@ impl Listener for CappedListener {
         let (stream, addr) = Listener::accept(&mut self.inner).await;
         // Responses are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        (CappedStream { stream, _slot: slot }, addr)
+        (
+            CappedStream {
+                stream,
+                _slot: slot,
+            },
+            addr,
+        )
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -55,17 +64,29 @@ pub struct CappedStream {
 }
 
 impl AsyncRead for CappedStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for CappedStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 

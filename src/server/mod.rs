@@ -80,7 +80,10 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     api::routes(&state)
         .merge(pages::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .with_state(state)
 }
 
@@ -106,7 +109,11 @@ async fn purge_expired(state: AppState) {
     loop {
         ticks.tick().await;
         let now = crate::clock::now();
-        if let Err(err) = state.store.purge_expired(now, state.policy.session.idle).await {
+        if let Err(err) = state
+            .store
+            .purge_expired(now, state.policy.session.idle)
+            .await
+        {
             tracing::warn!(error = %err, "cannot delete expired sessions");
         }
     }
@@ -118,7 +125,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

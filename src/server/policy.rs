@@ -36,7 +36,11 @@ impl Policy {
         let max_block = parse_number(get, "TWOFOLD_LIMIT_MAX_BLOCK_SECS", 86_400)?;
         let limit = |name, default| -> Result<Limit, ConfigError> {
             let max_hits = parse_number(get, name, default)?;
-            Ok(Limit { max_hits, window, max_block: max_block.max(window) })
+            Ok(Limit {
+                max_hits,
+                window,
+                max_block: max_block.max(window),
+            })
         };
 
         let cap: i64 = parse_number(get, "TWOFOLD_MFA_LOCK_AFTER", MAX_MFA_FAILURE_CAP)?;

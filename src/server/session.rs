@@ -31,7 +31,11 @@ impl FromRequestParts<AppState> for SignedIn {
             .session_user(&token.digest(), state.policy.session, now)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let user = state.store.user_by_id(&user_id).await?.ok_or(Error::Unauthenticated)?;
+        let user = state
+            .store
+            .user_by_id(&user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         Ok(SignedIn { user, token })
     }
 }

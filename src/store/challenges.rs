@@ -13,7 +13,13 @@ pub struct Challenge {
 
 impl Store {
     #[instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn create_challenge(&self, token_digest: &str, user_id: &str, now: i64, ttl: i64) -> Result<()> {
+    pub async fn create_challenge(
+        &self,
+        token_digest: &str,
+        user_id: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO mfa_challenges (token_digest, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -29,7 +35,12 @@ impl Store {
 
     /// A live challenge: not expired, not used, not worn out by failures.
     #[instrument(skip_all)]
-    pub async fn live_challenge(&self, token_digest: &str, now: i64, max_failures: i64) -> Result<Option<Challenge>> {
+    pub async fn live_challenge(
+        &self,
+        token_digest: &str,
+        now: i64,
+        max_failures: i64,
+    ) -> Result<Option<Challenge>> {
         let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT user_id, failures FROM mfa_challenges \
              WHERE token_digest = $1 AND expires_at > $2 AND failures < $3",
@@ -56,7 +67,12 @@ impl Store {
 
     /// Uses the challenge up. Only one caller can win.
     #[instrument(skip_all)]
-    pub async fn consume_challenge(&self, token_digest: &str, now: i64, max_failures: i64) -> Result<bool> {
+    pub async fn consume_challenge(
+        &self,
+        token_digest: &str,
+        now: i64,
+        max_failures: i64,
+    ) -> Result<bool> {
         let result = sqlx::query(
             "DELETE FROM mfa_challenges WHERE token_digest = $1 AND expires_at > $2 AND failures < $3",
         )

@@ -42,7 +42,9 @@ impl Store {
         // Every caller lists buckets in the same order, so concurrent
         // transactions lock rows in the same order and cannot deadlock.
         for (bucket, limit) in buckets {
-            if let Verdict::Blocked { retry_after: wait } = hit_one(&mut tx, bucket, *limit, now).await? {
+            if let Verdict::Blocked { retry_after: wait } =
+                hit_one(&mut tx, bucket, *limit, now).await?
+            {
                 retry_after = retry_after.max(wait);
             }
         }
@@ -66,7 +68,12 @@ impl Store {
     }
 }
 
-async fn hit_one(tx: &mut Transaction<'_, Any>, bucket: &str, limit: Limit, now: i64) -> Result<Verdict> {
+async fn hit_one(
+    tx: &mut Transaction<'_, Any>,
+    bucket: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Verdict> {
     let (hits, strikes, blocked_until): (i64, i64, i64) = sqlx::query_as(
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
          ON CONFLICT (bucket) DO UPDATE SET \
@@ -89,7 +96,9 @@ async fn hit_one(tx: &mut Transaction<'_, Any>, bucket: &str, limit: Limit, now:
     .await?;
 
     if blocked_until > now {
-        return Ok(Verdict::Blocked { retry_after: blocked_until - now });
+        return Ok(Verdict::Blocked {
+            retry_after: blocked_until - now,
+        });
     }
     if hits <= limit.max_hits {
         return Ok(Verdict::Allowed);
@@ -110,7 +119,11 @@ async fn hit_one(tx: &mut Transaction<'_, Any>, bucket: &str, limit: Limit, now:
 
 fn block_length(limit: Limit, strikes: i64) -> i64 {
     let doublings = strikes.clamp(0, MAX_DOUBLINGS);
-    limit.window.saturating_mul(1i64 << doublings).min(limit.max_block).max(1)
+    limit
+        .window
+        .saturating_mul(1i64 << doublings)
+        .min(limit.max_block)
+        .max(1)
 }
 
 #[cfg(test)]
@@ -119,7 +132,11 @@ mod tests {
 
     #[test]
     fn blocks_double_up_to_the_cap() {
-        let limit = Limit { max_hits: 5, window: 60, max_block: 600 };
+        let limit = Limit {
+            max_hits: 5,
+            window: 60,
+            max_block: 600,
+        };
         let lengths: Vec<i64> = (0..6).map(|s| block_length(limit, s)).collect();
         assert_eq!(lengths, vec![60, 120, 240, 480, 600, 600]);
         assert_eq!(block_length(limit, i64::MAX), 600);

@@ -25,11 +25,12 @@ impl Store {
     /// Stores a new pending secret; refused (false) once MFA is enabled.
     #[instrument(skip_all, fields(user_id = %user_id))]
     pub async fn set_pending_secret(&self, user_id: &str, envelope: &str) -> Result<bool> {
-        let result = sqlx::query("UPDATE users SET otp_secret = $1 WHERE id = $2 AND mfa_enabled = 0")
-            .bind(envelope)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
+        let result =
+            sqlx::query("UPDATE users SET otp_secret = $1 WHERE id = $2 AND mfa_enabled = 0")
+                .bind(envelope)
+                .bind(user_id)
+                .execute(self.pool())
+                .await?;
         Ok(changed_one(&result))
     }
 
@@ -100,12 +101,18 @@ impl Store {
 
     /// Replaces every backup code of a user with MFA on; false when it is off.
     #[instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn replace_backup_codes(&self, user_id: &str, digests: &[String], now: i64) -> Result<bool> {
+    pub async fn replace_backup_codes(
+        &self,
+        user_id: &str,
+        digests: &[String],
+        now: i64,
+    ) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
-        let enabled: Option<i64> = sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let enabled: Option<i64> =
+            sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if enabled != Some(1) {
             return Ok(false);
         }
@@ -121,10 +128,12 @@ impl Store {
 
     #[instrument(skip_all, fields(user_id = %user_id))]
     pub async fn backup_codes_remaining(&self, user_id: &str) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM backup_codes WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 
     /// Turns MFA off and forgets the secret, backup codes, replay state and
@@ -162,7 +171,9 @@ impl Store {
         )
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM backup_codes").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM backup_codes")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(result.rows_affected())
     }
@@ -171,7 +182,12 @@ impl Store {
     /// when `cap` is reached. Returns the new count and whether this failure
     /// is the one that locked it.
     #[instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn record_mfa_failure(&self, user_id: &str, cap: i64, now: i64) -> Result<(i64, bool)> {
+    pub async fn record_mfa_failure(
+        &self,
+        user_id: &str,
+        cap: i64,
+        now: i64,
+    ) -> Result<(i64, bool)> {
         let failures: i64 = sqlx::query_scalar(
             "UPDATE users SET mfa_failures = mfa_failures + 1 WHERE id = $1 RETURNING mfa_failures",
         )
@@ -192,20 +208,23 @@ impl Store {
 
     /// Every stored secret, for checking and rotating keys.
     pub async fn all_secrets(&self) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as("SELECT id, otp_secret FROM users WHERE otp_secret IS NOT NULL")
-            .fetch_all(self.pool())
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, otp_secret FROM users WHERE otp_secret IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 
     /// Rewrites one secret, but only if it still holds the value read, so a
     /// rotation racing with an enrolment never overwrites the newer secret.
     pub async fn replace_secret(&self, user_id: &str, old: &str, new: &str) -> Result<bool> {
-        let result = sqlx::query("UPDATE users SET otp_secret = $1 WHERE id = $2 AND otp_secret = $3")
-            .bind(new)
-            .bind(user_id)
-            .bind(old)
-            .execute(self.pool())
-            .await?;
+        let result =
+            sqlx::query("UPDATE users SET otp_secret = $1 WHERE id = $2 AND otp_secret = $3")
+                .bind(new)
+                .bind(user_id)
+                .bind(old)
+                .execute(self.pool())
+                .await?;
         Ok(changed_one(&result))
     }
 }

@@ -75,7 +75,9 @@ impl Store {
                         // In WAL mode, NORMAL syncs at checkpoints rather than
                         // at every commit: the database cannot be corrupted,
                         // and a power cut loses at most the last moments.
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -86,7 +88,9 @@ impl Store {
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting
             // is stored in the file, so running it on each start is enough.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool, backend })
@@ -129,15 +133,23 @@ fn pool_size(backend: Backend) -> u32 {
 /// Makes sure the folder of a SQLite file exists and asks sqlx to create the
 /// file, so that the first start needs no set-up.
 fn sqlite_url(url: &str) -> Result<String> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" {
-        if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect(sqlx::Error::Io(e)))?;
         }
     }
-    let query = if query.is_empty() { "mode=rwc".to_owned() } else { query.to_owned() };
+    let query = if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        query.to_owned()
+    };
     Ok(format!("sqlite://{path}?{query}"))
 }
 

@@ -54,7 +54,9 @@ impl Store {
         .bind(now.saturating_sub(lifetime.idle))
         .fetch_optional(self.pool())
         .await?;
-        let Some((user_id, last_seen)) = row else { return Ok(None) };
+        let Some((user_id, last_seen)) = row else {
+            return Ok(None);
+        };
 
         if now - last_seen >= TOUCH_EVERY {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_digest = $2")
@@ -88,7 +90,10 @@ impl Store {
 
     #[instrument(skip_all)]
     pub async fn revoke_all_sessions(&self) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions").execute(self.pool()).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM sessions")
+            .execute(self.pool())
+            .await?
+            .rows_affected())
     }
 
     /// Deletes expired sessions and challenges; called now and then.

@@ -32,14 +32,16 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn create_user(&self, email: &Email, password_hash: &str, now: i64) -> Result<User> {
         let id = new_id();
-        sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(email.as_str())
-            .bind(password_hash)
-            .bind(now)
-            .execute(self.pool())
-            .await
-            .map_err(duplicate_or)?;
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(duplicate_or)?;
         Ok(User {
             id,
             email: email.as_str().to_owned(),
@@ -55,17 +57,25 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-        Ok(sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(email.as_str())
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     #[instrument(skip_all)]
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     #[instrument(skip_all)]
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?)
     }
 }

@@ -33,8 +33,18 @@ async fn challenges(app: &TestApp, email: &str, n: usize) -> Vec<String> {
 }
 
 async fn submit_all(app: &TestApp, tokens: &[String], field: &str, code: &str) -> Vec<StatusCode> {
-    let requests = tokens.iter().map(|t| app.post("/auth/sign_in", None, json!({ "mfa_token": t, field: code })));
-    join_all(requests).await.into_iter().map(|(status, _)| status).collect()
+    let requests = tokens.iter().map(|t| {
+        app.post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": t, field: code }),
+        )
+    });
+    join_all(requests)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect()
 }
 
 #[tokio::test]
@@ -47,8 +57,14 @@ async fn one_totp_code_wins_once_among_twenty() {
     let tokens = challenges(&app, "race@example.com", 20).await;
     let code = oathtool(&secret, now() + 30);
     let statuses = submit_all(&app, &tokens, "otp_code", &code).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST));
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(statuses
+        .iter()
+        .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST));
 }
 
 #[tokio::test]
@@ -60,12 +76,28 @@ async fn one_backup_code_wins_once_among_fifty() {
 
     let tokens = challenges(&app, "race2@example.com", 50).await;
     let statuses = submit_all(&app, &tokens, "backup_code", &codes[0]).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    let (_, status) = app.send(reqwest::Method::GET, "/api/v1/profile/mfa", Some(&token), None).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    let (_, status) = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/profile/mfa",
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(status["backup_codes_remaining"], 9);
 }
 
-async fn sign_in_from(app: &TestApp, ip: impl AsRef<str>, email: impl AsRef<str>, password: &str) -> reqwest::Response {
+async fn sign_in_from(
+    app: &TestApp,
+    ip: impl AsRef<str>,
+    email: impl AsRef<str>,
+    password: &str,
+) -> reqwest::Response {
     let (ip, email) = (ip.as_ref(), email.as_ref());
     reqwest::Client::new()
         .post(app.url("/auth/sign_in"))
@@ -79,7 +111,10 @@ async fn sign_in_from(app: &TestApp, ip: impl AsRef<str>, email: impl AsRef<str>
 #[tokio::test]
 async fn password_guessing_is_cut_off_before_hashing() {
     let app = spawn_with(Options {
-        env: vec![("TWOFOLD_TRUST_FORWARDED_FOR", "true".into()), ("TWOFOLD_PASSWORD_ATTEMPTS_PER_ACCOUNT", "5".into())],
+        env: vec![
+            ("TWOFOLD_TRUST_FORWARDED_FOR", "true".into()),
+            ("TWOFOLD_PASSWORD_ATTEMPTS_PER_ACCOUNT", "5".into()),
+        ],
         ..Options::default()
     })
     .await;
@@ -89,23 +124,46 @@ async fn password_guessing_is_cut_off_before_hashing() {
         app.add_user(email);
     }
 
-    let attack = (0..100).map(|_| sign_in_from(&app, "203.0.113.66", "victim@example.com", "wrong guess!"));
-    let honest = others.iter().enumerate().map(|(i, email)| sign_in_from(&app, format!("198.51.100.{i}"), email, PASSWORD));
+    let attack =
+        (0..100).map(|_| sign_in_from(&app, "203.0.113.66", "victim@example.com", "wrong guess!"));
+    let honest = others
+        .iter()
+        .enumerate()
+        .map(|(i, email)| sign_in_from(&app, format!("198.51.100.{i}"), email, PASSWORD));
     let (attack, honest) = tokio::join!(join_all(attack), join_all(honest));
 
-    assert!(honest.iter().all(|r| r.status() == StatusCode::OK), "honest users were refused");
-    let limited: Vec<&reqwest::Response> = attack.iter().filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).collect();
-    let refused = attack.iter().filter(|r| r.status() == StatusCode::UNAUTHORIZED).count();
+    assert!(
+        honest.iter().all(|r| r.status() == StatusCode::OK),
+        "honest users were refused"
+    );
+    let limited: Vec<&reqwest::Response> = attack
+        .iter()
+        .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    let refused = attack
+        .iter()
+        .filter(|r| r.status() == StatusCode::UNAUTHORIZED)
+        .count();
     assert!(refused <= 5, "{refused} passwords were checked");
     assert_eq!(limited.len() + refused, 100);
-    assert!(limited.iter().all(|r| r.headers().contains_key("retry-after")));
+    assert!(limited
+        .iter()
+        .all(|r| r.headers().contains_key("retry-after")));
 
     // The audit trail agrees: at most five password checks, and blocks.
     let out = app.cli(&["audit", "--json", "--user", "victim@example.com"], None);
-    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let checks = events.iter().filter(|e| e["kind"] == "sign_in" && e["outcome"] == "failure").count();
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let checks = events
+        .iter()
+        .filter(|e| e["kind"] == "sign_in" && e["outcome"] == "failure")
+        .count();
     assert!(checks <= 5, "{checks}");
-    assert!(events.iter().any(|e| e["kind"] == "rate_limited" && e["ip"] == "203.0.113.66"));
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "rate_limited" && e["ip"] == "203.0.113.66"));
 }
 
 #[tokio::test]
@@ -119,17 +177,44 @@ async fn consecutive_failures_lock_the_factor_until_a_backup_code() {
 
     let tokens = challenges(&app, "lock@example.com", 1).await;
     for wrong in ["000000", "000001", "000002"] {
-        let (status, _) = app.post("/auth/sign_in", None, json!({ "mfa_token": tokens[0], "otp_code": wrong })).await;
+        let (status, _) = app
+            .post(
+                "/auth/sign_in",
+                None,
+                json!({ "mfa_token": tokens[0], "otp_code": wrong }),
+            )
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     let good = oathtool(&secret, now() + 30);
-    let (status, body) = app.post("/auth/sign_in", None, json!({ "mfa_token": tokens[0], "otp_code": good })).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("mfa_locked")));
+    let (status, body) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": tokens[0], "otp_code": good }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("mfa_locked"))
+    );
 
-    let (status, _) = app.post("/auth/sign_in", None, json!({ "mfa_token": tokens[0], "backup_code": codes[0] })).await;
+    let (status, _) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": tokens[0], "backup_code": codes[0] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "a backup code frees the factor");
     let tokens = challenges(&app, "lock@example.com", 1).await;
-    let (status, _) = app.post("/auth/sign_in", None, json!({ "mfa_token": tokens[0], "otp_code": good })).await;
+    let (status, _) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": tokens[0], "otp_code": good }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let out = app.cli(&["audit", "--json"], None);
@@ -151,10 +236,23 @@ async fn an_overloaded_hasher_sheds_load_with_503() {
         ..Options::default()
     })
     .await;
-    let storm = (0..40).map(|i| sign_in_from(&app, "127.0.0.1", format!("nobody{i}@example.com"), "whatever pass"));
+    let storm = (0..40).map(|i| {
+        sign_in_from(
+            &app,
+            "127.0.0.1",
+            format!("nobody{i}@example.com"),
+            "whatever pass",
+        )
+    });
     let responses = join_all(storm).await;
-    let shed: Vec<&reqwest::Response> = responses.iter().filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE).collect();
+    let shed: Vec<&reqwest::Response> = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
     assert!(!shed.is_empty(), "nothing was shed");
     assert!(shed.iter().all(|r| r.headers().contains_key("retry-after")));
-    assert!(responses.iter().all(|r| matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE)));
+    assert!(responses.iter().all(|r| matches!(
+        r.status(),
+        StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE
+    )));
 }

@@ -376,6 +376,20 @@ async fn a_user_turns_mfa_on_signs_in_with_codes_and_turns_it_off() {
     b.shot("03-enrol-qr").await;
     b.phone_shot("03-enrol-qr-phone").await;
 
+    // A mistyped code says so and shows the same key again, not a new one.
+    b.fill("#confirm-code", "000000").await;
+    b.submit("form[action='/settings/security/confirm'] button")
+        .await;
+    b.wait_for_path("/settings/security/confirm").await;
+    assert!(b.count("#confirm-error[role='alert']").await == 1);
+    assert_eq!(
+        manual_key(&b).await,
+        secret,
+        "the pending secret is shown again"
+    );
+    assert_eq!(b.count(".qr svg").await, 1);
+    b.shot("03b-enrol-wrong-code").await;
+
     b.fill("#confirm-code", &oathtool(&secret, now())).await;
     b.submit("form[action='/settings/security/confirm'] button")
         .await;

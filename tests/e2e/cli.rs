@@ -19,7 +19,14 @@ async fn keys_init_prints_three_fresh_keys_both_ways() {
     let out = app.cli(&["keys", "init"], None);
     assert!(out.status.success());
     let text = stdout(&out);
-    for name in ["primary_key: ", "deterministic_key: ", "key_derivation_salt: ", "TWOFOLD_PRIMARY_KEY=", "TWOFOLD_DETERMINISTIC_KEY=", "TWOFOLD_KEY_DERIVATION_SALT="] {
+    for name in [
+        "primary_key: ",
+        "deterministic_key: ",
+        "key_derivation_salt: ",
+        "TWOFOLD_PRIMARY_KEY=",
+        "TWOFOLD_DETERMINISTIC_KEY=",
+        "TWOFOLD_KEY_DERIVATION_SALT=",
+    ] {
         let value = text.split(name).nth(1).unwrap().lines().next().unwrap();
         assert_eq!(value.len(), 32, "{name}");
         assert!(value.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -38,10 +45,17 @@ async fn keys_check_marks_each_key_and_fails_when_one_is_missing() {
     let out = app.cli(&["keys", "check"], None);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    assert!(text.lines().any(|l| l.contains("missing") && l.contains("TWOFOLD_DETERMINISTIC_KEY")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("missing") && l.contains("TWOFOLD_DETERMINISTIC_KEY")),
+        "{text}"
+    );
 
     // The Rails names work too.
-    app.env.push(("ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY".into(), "TestDeterministicKey0123456789ab".into()));
+    app.env.push((
+        "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY".into(),
+        "TestDeterministicKey0123456789ab".into(),
+    ));
     assert!(app.cli(&["keys", "check"], None).status.success());
 }
 
@@ -55,7 +69,10 @@ async fn admin_commands_reset_and_reissue() {
     enrolled(&app, "b@example.com").await;
 
     // Unknown emails are named, with status 1.
-    for args in [["mfa", "reset", "nobody@example.com"], ["mfa", "generate-backup-codes", "nobody@example.com"]] {
+    for args in [
+        ["mfa", "reset", "nobody@example.com"],
+        ["mfa", "generate-backup-codes", "nobody@example.com"],
+    ] {
         let out = app.cli(&args, None);
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains("nobody@example.com"));
@@ -64,16 +81,29 @@ async fn admin_commands_reset_and_reissue() {
     // New backup codes: ten, printed, and they work.
     let out = app.cli(&["mfa", "generate-backup-codes", "a@example.com"], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    let codes: Vec<String> = stdout(&out).lines().filter(|l| l.len() == 8).map(String::from).collect();
+    let codes: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.len() == 8)
+        .map(String::from)
+        .collect();
     assert_eq!(codes.len(), 10);
     let (_, body) = app.password_sign_in("a@example.com").await;
-    let (status, _) = app.post("/auth/sign_in", None, json!({ "mfa_token": body["mfa_token"], "backup_code": codes[3] })).await;
+    let (status, _) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": body["mfa_token"], "backup_code": codes[3] }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     // Reset one: password alone signs in again; codes for MFA-off users are an error.
     let out = app.cli(&["mfa", "reset", "a@example.com"], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(app.password_sign_in("a@example.com").await.0, StatusCode::OK);
+    assert_eq!(
+        app.password_sign_in("a@example.com").await.0,
+        StatusCode::OK
+    );
     let out = app.cli(&["mfa", "generate-backup-codes", "a@example.com"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(!oathtool(&secret_a, now()).is_empty());
@@ -81,15 +111,24 @@ async fn admin_commands_reset_and_reissue() {
     // Reset everyone: asks first, and a "no" changes nothing.
     let out = app.cli(&["mfa", "reset-all"], Some("no\n"));
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        app.password_sign_in("b@example.com").await.0,
+        StatusCode::PARTIAL_CONTENT
+    );
     let out = app.cli(&["mfa", "reset-all"], Some("yes\n"));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::OK);
+    assert_eq!(
+        app.password_sign_in("b@example.com").await.0,
+        StatusCode::OK
+    );
 
     enrolled(&app, "b@example.com").await;
     let out = app.cli(&["mfa", "reset-all", "--yes"], None);
     assert!(out.status.success());
-    assert_eq!(app.password_sign_in("b@example.com").await.0, StatusCode::OK);
+    assert_eq!(
+        app.password_sign_in("b@example.com").await.0,
+        StatusCode::OK
+    );
 }
 
 async fn enrolled(app: &TestApp, email: &str) -> (String, Vec<String>) {
@@ -101,10 +140,16 @@ async fn enrolled(app: &TestApp, email: &str) -> (String, Vec<String>) {
 async fn user_add_refuses_duplicates_and_weak_passwords() {
     let app = spawn_app().await;
     app.add_user("dup@example.com");
-    let out = app.cli(&["user", "add", "DUP@example.com", "--password-stdin"], Some("another long password\n"));
+    let out = app.cli(
+        &["user", "add", "DUP@example.com", "--password-stdin"],
+        Some("another long password\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("dup@example.com"));
-    let out = app.cli(&["user", "add", "weak@example.com", "--password-stdin"], Some("short\n"));
+    let out = app.cli(
+        &["user", "add", "weak@example.com", "--password-stdin"],
+        Some("short\n"),
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -125,7 +170,10 @@ async fn the_database_holds_no_secret_in_clear() {
         }
     }
     let text = String::from_utf8_lossy(&bytes);
-    assert!(text.contains("\"p\":"), "the secret is stored in the Rails envelope");
+    assert!(
+        text.contains("\"p\":"),
+        "the secret is stored in the Rails envelope"
+    );
     assert!(!text.contains(&secret));
     for code in &codes {
         assert!(!text.contains(code.as_str()));
@@ -153,7 +201,12 @@ fn serve_outcome(app: &TestApp) -> (Option<i32>, String) {
     for _ in 0..100 {
         if let Some(status) = child.try_wait().unwrap() {
             let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
             return (status.code(), err);
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -180,10 +233,21 @@ async fn wrong_keys_are_loud_and_rotation_keeps_users_signed_in() {
     set_env(&mut app, "TWOFOLD_PRIMARY_KEY", new);
     let out = app.cli(&["keys", "check"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("Use the keys from the old one"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Use the keys from the old one"),
+        "{}",
+        stdout(&out)
+    );
     let (code, err) = serve_outcome(&app);
-    assert_eq!(code, Some(1), "the server started with keys that cannot read its secrets");
-    assert!(err.contains("cannot read 1 of 1 stored TOTP secrets"), "{err}");
+    assert_eq!(
+        code,
+        Some(1),
+        "the server started with keys that cannot read its secrets"
+    );
+    assert!(
+        err.contains("cannot read 1 of 1 stored TOTP secrets"),
+        "{err}"
+    );
 
     // Rotation: with both keys listed, rotate re-encrypts under the new one,
     // after which the new key alone reads everything.
@@ -197,7 +261,13 @@ async fn wrong_keys_are_loud_and_rotation_keeps_users_signed_in() {
     let restarted = crate::support::start(tempfile::tempdir().unwrap(), app.env.clone()).await;
     let (_, body) = restarted.password_sign_in("rot@example.com").await;
     let code = oathtool(&secret, now() + 30);
-    let (status, body) = restarted.post("/auth/sign_in", None, json!({ "mfa_token": body["mfa_token"], "otp_code": code })).await;
+    let (status, body) = restarted
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": body["mfa_token"], "otp_code": code }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -208,10 +278,19 @@ async fn audit_lists_and_filters_events() {
     app.add_user("other@example.com");
     let token = app.token_for("au@example.com").await;
     app.enrol(&token).await;
-    let (status, _) = app.post("/auth/sign_in", None, json!({ "email": "au@example.com", "password": "wrong password" })).await;
+    let (status, _) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "email": "au@example.com", "password": "wrong password" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.token_for("other@example.com").await;
-    assert!(app.cli(&["mfa", "reset", "au@example.com"], None).status.success());
+    assert!(app
+        .cli(&["mfa", "reset", "au@example.com"], None)
+        .status
+        .success());
 
     let all = stdout(&app.cli(&["audit"], None));
     for kind in ["sign_in", "mfa_enabled", "mfa_reset"] {
@@ -222,12 +301,27 @@ async fn audit_lists_and_filters_events() {
     assert_eq!(failed.lines().count(), 1, "{failed}");
     assert!(failed.contains("failure") && failed.contains("au@example.com"));
 
-    let json_lines = stdout(&app.cli(&["audit", "--json", "--user", "AU@example.com", "--since", "1h"], None));
-    let events: Vec<serde_json::Value> = json_lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let json_lines = stdout(&app.cli(
+        &[
+            "audit",
+            "--json",
+            "--user",
+            "AU@example.com",
+            "--since",
+            "1h",
+        ],
+        None,
+    ));
+    let events: Vec<serde_json::Value> = json_lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(events.iter().all(|e| e["email"] == "au@example.com"));
     let reset = events.iter().find(|e| e["kind"] == "mfa_reset").unwrap();
     assert_eq!(reset["actor"], "cli", "the audit says who reset MFA");
-    assert!(events.iter().all(|e| e["ip"].is_string() && e["at"].is_i64()));
+    assert!(events
+        .iter()
+        .all(|e| e["ip"].is_string() && e["at"].is_i64()));
 
     let out = app.cli(&["audit", "--since", "soon"], None);
     assert_eq!(out.status.code(), Some(1));

@@ -7,7 +7,10 @@ use serde_json::json;
 use crate::support::{spawn_app, spawn_with, Options, PASSWORD};
 
 async fn alive(app: &crate::support::TestApp, token: &str) -> bool {
-    app.send(Method::GET, "/api/v1/profile", Some(token), None).await.0 == StatusCode::OK
+    app.send(Method::GET, "/api/v1/profile", Some(token), None)
+        .await
+        .0
+        == StatusCode::OK
 }
 
 #[tokio::test]
@@ -18,26 +21,56 @@ async fn enabling_disabling_and_resetting_mfa_revoke_other_sessions() {
     let laptop = app.token_for("s@example.com").await;
 
     let (_, codes) = app.enrol(&laptop).await;
-    assert!(alive(&app, &laptop).await, "the session that enabled MFA stays");
-    assert!(!alive(&app, &phone).await, "other sessions end when MFA is enabled");
+    assert!(
+        alive(&app, &laptop).await,
+        "the session that enabled MFA stays"
+    );
+    assert!(
+        !alive(&app, &phone).await,
+        "other sessions end when MFA is enabled"
+    );
 
     let (_, body) = app.password_sign_in("s@example.com").await;
-    let (_, body) = app.post("/auth/sign_in", None, json!({ "mfa_token": body["mfa_token"], "backup_code": codes[0] })).await;
+    let (_, body) = app
+        .post(
+            "/auth/sign_in",
+            None,
+            json!({ "mfa_token": body["mfa_token"], "backup_code": codes[0] }),
+        )
+        .await;
     let tablet = body["access_token"].as_str().unwrap().to_owned();
     let (status, _) = app
-        .send(Method::DELETE, "/api/v1/profile/mfa", Some(&laptop), Some(json!({ "password": PASSWORD, "backup_code": codes[1] })))
+        .send(
+            Method::DELETE,
+            "/api/v1/profile/mfa",
+            Some(&laptop),
+            Some(json!({ "password": PASSWORD, "backup_code": codes[1] })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(alive(&app, &laptop).await);
-    assert!(!alive(&app, &tablet).await, "other sessions end when MFA is disabled");
+    assert!(
+        !alive(&app, &tablet).await,
+        "other sessions end when MFA is disabled"
+    );
 
-    assert!(app.cli(&["mfa", "reset", "s@example.com"], None).status.success());
-    assert!(!alive(&app, &laptop).await, "an admin reset ends every session");
+    assert!(app
+        .cli(&["mfa", "reset", "s@example.com"], None)
+        .status
+        .success());
+    assert!(
+        !alive(&app, &laptop).await,
+        "an admin reset ends every session"
+    );
 }
 
 #[tokio::test]
 async fn sessions_expire_absolutely() {
-    let app = spawn_with(Options { env: vec![("TWOFOLD_SESSION_TTL_SECS", "2".into())], ..Options::default() }).await;
+    let app = spawn_with(Options {
+        env: vec![("TWOFOLD_SESSION_TTL_SECS", "2".into())],
+        ..Options::default()
+    })
+    .await;
     app.add_user("t@example.com");
     let token = app.token_for("t@example.com").await;
     assert!(alive(&app, &token).await);
@@ -47,7 +80,11 @@ async fn sessions_expire_absolutely() {
 
 #[tokio::test]
 async fn sessions_expire_when_idle() {
-    let app = spawn_with(Options { env: vec![("TWOFOLD_SESSION_IDLE_SECS", "1".into())], ..Options::default() }).await;
+    let app = spawn_with(Options {
+        env: vec![("TWOFOLD_SESSION_IDLE_SECS", "1".into())],
+        ..Options::default()
+    })
+    .await;
     app.add_user("i@example.com");
     let token = app.token_for("i@example.com").await;
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
@@ -64,12 +101,18 @@ async fn the_session_cookie_has_safe_flags() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.starts_with("twofold_session="));
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(flag), "{cookie}");
     }
-    assert!(!cookie.contains("Secure"), "plain http gets no Secure flag: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http gets no Secure flag: {cookie}"
+    );
 }
 
 #[tokio::test]

@@ -14,8 +14,14 @@ use serde_json::{json, Value};
 /// Keys made for these tests only.
 pub const KEYS: [(&str, &str); 3] = [
     ("TWOFOLD_PRIMARY_KEY", "TestPrimaryKey0123456789abcdefgh"),
-    ("TWOFOLD_DETERMINISTIC_KEY", "TestDeterministicKey0123456789ab"),
-    ("TWOFOLD_KEY_DERIVATION_SALT", "TestKeyDerivationSalt0123456789a"),
+    (
+        "TWOFOLD_DETERMINISTIC_KEY",
+        "TestDeterministicKey0123456789ab",
+    ),
+    (
+        "TWOFOLD_KEY_DERIVATION_SALT",
+        "TestKeyDerivationSalt0123456789a",
+    ),
 ];
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -52,6 +58,9 @@ pub async fn spawn_with(options: Options) -> TestApp {
         ("TWOFOLD_DATABASE_URL".into(), database_url(&dir).await),
         ("TWOFOLD_ISSUER".into(), "twofold test".into()),
         ("RUST_LOG".into(), "info".into()),
+        // Test machines are busy; only the test about deadlines needs a
+        // short one, and it sets its own.
+        ("TWOFOLD_HASH_DEADLINE_MS".into(), "30000".into()),
     ];
     if !options.without_keys {
         env.extend(KEYS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -70,8 +79,18 @@ pub async fn start(dir: tempfile::TempDir, env: Vec<(String, String)>) -> TestAp
         .unwrap();
     let logs = Arc::new(Mutex::new(Vec::new()));
     let address = read_address(child.stderr.take().unwrap(), Arc::clone(&logs));
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    TestApp { base: format!("http://{address}"), dir, env, http, logs, child }
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    TestApp {
+        base: format!("http://{address}"),
+        dir,
+        env,
+        http,
+        logs,
+        child,
+    }
 }
 
 /// Reads the server's log until it names its address, then keeps draining
@@ -81,7 +100,10 @@ fn read_address(stderr: std::process::ChildStderr, logs: Arc<Mutex<Vec<String>>>
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("twofold is listening") {
-                let address = line.split("address=").nth(1).and_then(|r| r.split_whitespace().next());
+                let address = line
+                    .split("address=")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next());
                 let _ = tx.send(address.unwrap_or_default().to_owned());
             }
             logs.lock().unwrap().push(line);
@@ -103,21 +125,36 @@ async fn database_url(dir: &tempfile::TempDir) -> String {
 async fn fresh_postgres_database(base: &str) -> String {
     use sqlx::Connection;
     let name = format!("twofold_test_{:016x}", rand_u64());
-    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     format!("{base}/{name}")
 }
 
 fn rand_u64() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
-    nanos ^ (u64::from(std::process::id()) << 32) ^ COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn command(dir: &tempfile::TempDir, env: &[(String, String)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_twofold"));
-    command.current_dir(dir.path()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -141,8 +178,15 @@ impl TestApp {
     }
 
     pub fn add_user(&self, email: &str) {
-        let out = self.cli(&["user", "add", email, "--password-stdin"], Some(&format!("{PASSWORD}\n")));
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = self.cli(
+            &["user", "add", email, "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -150,7 +194,13 @@ impl TestApp {
     }
 
     /// Sends JSON with an optional bearer token and returns status and body.
-    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -161,16 +211,25 @@ impl TestApp {
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, token, Some(body)).await
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     /// Signs in with a password and returns the response.
     pub async fn password_sign_in(&self, email: &str) -> (StatusCode, Value) {
-        self.post("/auth/sign_in", None, json!({ "email": email, "password": PASSWORD })).await
+        self.post(
+            "/auth/sign_in",
+            None,
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await
     }
 
     /// Signs in an account without MFA and returns its access token.
@@ -183,13 +242,26 @@ impl TestApp {
     /// Enrols the signed-in user with MFA and returns the secret and the
     /// backup codes, using a code computed by oathtool.
     pub async fn enrol(&self, token: &str) -> (String, Vec<String>) {
-        let (status, setup) = self.post("/api/v1/profile/mfa", Some(token), json!({})).await;
+        let (status, setup) = self
+            .post("/api/v1/profile/mfa", Some(token), json!({}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{setup}");
         let secret = setup["secret"].as_str().unwrap().to_owned();
         let code = oathtool(&secret, now());
-        let (status, body) = self.post("/api/v1/profile/mfa/verify", Some(token), json!({ "otp_code": code })).await;
+        let (status, body) = self
+            .post(
+                "/api/v1/profile/mfa/verify",
+                Some(token),
+                json!({ "otp_code": code }),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let codes = body["backup_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        let codes = body["backup_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
         (secret, codes)
     }
 
@@ -207,12 +279,18 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the log never had {count} lines with {needle:?}:\n{}", self.logs());
+        panic!(
+            "the log never had {count} lines with {needle:?}:\n{}",
+            self.logs()
+        );
     }
 }
 
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A TOTP code for `secret` at `unix` seconds, computed by oathtool, an
@@ -223,6 +301,10 @@ pub fn oathtool(secret: &str, unix: i64) -> String {
         .env("TZ", "UTC")
         .output()
         .expect("oathtool must be installed (apt-get install oathtool)");
-    assert!(out.status.success(), "oathtool: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oathtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }

@@ -74,25 +74,66 @@ impl AppState {
 
         let provisioning_url = provisioning_uri(Some(&self.issuer), &user.email, &encoded);
         let qr_svg = qr_svg(&provisioning_url)?;
-        Ok(Setup { provisioning_url, secret: encoded, qr_svg })
+        Ok(Setup {
+            provisioning_url,
+            secret: encoded,
+            qr_svg,
+        })
+    }
+
+    /// The pending enrolment again, for a user who mistyped the confirming
+    /// code: the same secret they may already have scanned, not a new one.
+    pub async fn pending_setup(&self, user: &User) -> Result<Setup> {
+        self.mfa_keys()?;
+        if user.mfa_enabled() {
+            return Err(ALREADY_ENABLED);
+        }
+
+        let encoded = self.stored_secret(user.otp_secret.as_deref())?.to_base32();
+        let provisioning_url = provisioning_uri(Some(&self.issuer), &user.email, &encoded);
+        let qr_svg = qr_svg(&provisioning_url)?;
+        Ok(Setup {
+            provisioning_url,
+            secret: encoded,
+            qr_svg,
+        })
     }
 
     /// Confirms enrolment with a first code and returns the backup codes,
     /// the only time they are ever shown.
-    pub async fn confirm_enrolment(&self, user: &User, session_digest: &str, code: &str, client: &Client) -> Result<Vec<BackupCode>> {
+    pub async fn confirm_enrolment(
+        &self,
+        user: &User,
+        session_digest: &str,
+        code: &str,
+        client: &Client,
+    ) -> Result<Vec<BackupCode>> {
         let keys = self.mfa_keys()?;
         if user.mfa_enabled() {
             return Err(ALREADY_ENABLED);
         }
-        self.limit(Scope::Code, &user.id, Some(&user.email), client).await?;
+        self.limit(Scope::Code, &user.id, Some(&user.email), client)
+            .await?;
         let secret = self.stored_secret(user.otp_secret.as_deref())?;
 
         let step = TotpCode::parse(code).ok().and_then(|code| {
             let now = u64::try_from(crate::clock::now()).unwrap_or(0);
-            totp::verify(&secret, &code, now, user.otp_last_step.and_then(|s| u64::try_from(s).ok()))
+            totp::verify(
+                &secret,
+                &code,
+                now,
+                user.otp_last_step.and_then(|s| u64::try_from(s).ok()),
+            )
         });
         let Some(step) = step.and_then(|s| i64::try_from(s).ok()) else {
-            self.audit_user(Kind::MfaEnabled, Outcome::Failure, user, Some("wrong code"), client).await;
+            self.audit_user(
+                Kind::MfaEnabled,
+                Outcome::Failure,
+                user,
+                Some("wrong code"),
+                client,
+            )
+            .await;
             return Err(Error::InvalidCode);
         };
 
@@ -110,24 +151,39 @@ impl AppState {
         }
 
         self.forgive(Scope::Code, &user.id).await?;
-        self.store.revoke_user_sessions(&user.id, Some(session_digest)).await?;
-        self.audit_user(Kind::MfaEnabled, Outcome::Success, user, None, client).await;
+        self.store
+            .revoke_user_sessions(&user.id, Some(session_digest))
+            .await?;
+        self.audit_user(Kind::MfaEnabled, Outcome::Success, user, None, client)
+            .await;
         Ok(codes)
     }
 
     /// Turns MFA off after checking the password, then a code. The password
     /// comes first so that a wrong password never burns a backup code.
-    pub async fn disable_mfa(&self, user: &User, session_digest: &str, password: String, factor: &FactorInput, client: &Client) -> Result<()> {
+    pub async fn disable_mfa(
+        &self,
+        user: &User,
+        session_digest: &str,
+        password: String,
+        factor: &FactorInput,
+        client: &Client,
+    ) -> Result<()> {
         self.mfa_keys()?;
         if !user.mfa_enabled() {
             return Err(NOT_ENABLED);
         }
         self.check_password(user, password, client).await?;
 
-        self.check_factor(user, factor, client).await.map_err(Error::in_profile)?;
+        self.check_factor(user, factor, client)
+            .await
+            .map_err(Error::in_profile)?;
         self.store.disable_mfa(&user.id).await?;
-        self.store.revoke_user_sessions(&user.id, Some(session_digest)).await?;
-        self.audit_user(Kind::MfaDisabled, Outcome::Success, user, None, client).await;
+        self.store
+            .revoke_user_sessions(&user.id, Some(session_digest))
+            .await?;
+        self.audit_user(Kind::MfaDisabled, Outcome::Success, user, None, client)
+            .await;
         Ok(())
     }
 
@@ -139,28 +195,57 @@ impl AppState {
         let password = Password::for_sign_in(password).map_err(|_| WRONG_PASSWORD)?;
         let place = self.admit_password_check(&user.email, client).await?;
 
-        let matches = self.hasher.verify(place, password, Some(&user.password_hash)).await.map_err(hash_error)?;
+        let matches = self
+            .hasher
+            .verify(place, password, Some(&user.password_hash))
+            .await
+            .map_err(hash_error)?;
         if !matches {
-            self.audit_user(Kind::MfaDisabled, Outcome::Failure, user, Some("wrong password"), client).await;
+            self.audit_user(
+                Kind::MfaDisabled,
+                Outcome::Failure,
+                user,
+                Some("wrong password"),
+                client,
+            )
+            .await;
             return Err(WRONG_PASSWORD);
         }
         self.forgive(Scope::Password, &user.email).await
     }
 
     /// Replaces the backup codes after a fresh TOTP code.
-    pub async fn regenerate_backup_codes(&self, user: &User, code: String, client: &Client) -> Result<Vec<BackupCode>> {
+    pub async fn regenerate_backup_codes(
+        &self,
+        user: &User,
+        code: String,
+        client: &Client,
+    ) -> Result<Vec<BackupCode>> {
         let keys = self.mfa_keys()?;
         if !user.mfa_enabled() {
             return Err(NOT_ENABLED);
         }
-        self.check_factor(user, &FactorInput::Totp(code), client).await.map_err(Error::in_profile)?;
+        self.check_factor(user, &FactorInput::Totp(code), client)
+            .await
+            .map_err(Error::in_profile)?;
 
         let codes = backup::generate(&mut rand::thread_rng());
         let digests: Vec<String> = codes.iter().map(|c| keys.backup.digest(c)).collect();
-        if !self.store.replace_backup_codes(&user.id, &digests, crate::clock::now()).await? {
+        if !self
+            .store
+            .replace_backup_codes(&user.id, &digests, crate::clock::now())
+            .await?
+        {
             return Err(NOT_ENABLED);
         }
-        self.audit_user(Kind::BackupCodesRegenerated, Outcome::Success, user, None, client).await;
+        self.audit_user(
+            Kind::BackupCodesRegenerated,
+            Outcome::Success,
+            user,
+            None,
+            client,
+        )
+        .await;
         Ok(codes)
     }
 }
@@ -169,7 +254,11 @@ impl AppState {
 /// the secret never goes to a third-party QR service.
 fn qr_svg(uri: &str) -> Result<String> {
     let code = QrCode::new(uri.as_bytes()).map_err(|e| Error::Internal(e.into()))?;
-    let image = code.render::<svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build();
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
     // The XML declaration is not allowed inside an HTML document.
     Ok(match image.split_once("?>") {
         Some((_, rest)) if image.starts_with("<?xml") => rest.trim_start().to_owned(),

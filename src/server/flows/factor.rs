@@ -31,7 +31,9 @@ impl FactorInput {
             (Some(code), None) => Ok(FactorInput::Totp(code)),
             (None, Some(code)) => Ok(FactorInput::Backup(code)),
             (None, None) => Err(Error::BadRequest("give otp_code or backup_code".into())),
-            (Some(_), Some(_)) => Err(Error::BadRequest("give otp_code or backup_code, not both".into())),
+            (Some(_), Some(_)) => Err(Error::BadRequest(
+                "give otp_code or backup_code, not both".into(),
+            )),
         }
     }
 
@@ -44,12 +46,18 @@ impl FactorInput {
 
     fn parse(&self) -> Factor {
         match self {
-            FactorInput::Totp(text) => TotpCode::parse(text).map_or(Factor::Malformed { backup: false }, Factor::Totp),
-            FactorInput::Backup(text) => BackupCode::parse(text).map_or(Factor::Malformed { backup: true }, Factor::Backup),
+            FactorInput::Totp(text) => {
+                TotpCode::parse(text).map_or(Factor::Malformed { backup: false }, Factor::Totp)
+            }
+            FactorInput::Backup(text) => {
+                BackupCode::parse(text).map_or(Factor::Malformed { backup: true }, Factor::Backup)
+            }
             FactorInput::Either(text) => match (TotpCode::parse(text), BackupCode::parse(text)) {
                 (Ok(code), _) => Factor::Totp(code),
                 (_, Ok(code)) => Factor::Backup(code),
-                _ => Factor::Malformed { backup: text.trim().len() > 7 },
+                _ => Factor::Malformed {
+                    backup: text.trim().len() > 7,
+                },
             },
         }
     }
@@ -58,9 +66,15 @@ impl FactorInput {
 impl AppState {
     /// Checks and uses up one second factor of `user`. A TOTP step or backup
     /// code that passes here can never pass again.
-    pub(super) async fn check_factor(&self, user: &User, input: &FactorInput, client: &Client) -> Result<()> {
+    pub(super) async fn check_factor(
+        &self,
+        user: &User,
+        input: &FactorInput,
+        client: &Client,
+    ) -> Result<()> {
         self.mfa_keys()?;
-        self.limit(Scope::Code, &user.id, Some(&user.email), client).await?;
+        self.limit(Scope::Code, &user.id, Some(&user.email), client)
+            .await?;
 
         let factor = input.parse();
         let accepted = match &factor {
@@ -74,7 +88,8 @@ impl AppState {
         };
         if accepted {
             self.forgive(Scope::Code, &user.id).await?;
-            self.audit_user(kind, Outcome::Success, user, None, client).await;
+            self.audit_user(kind, Outcome::Success, user, None, client)
+                .await;
             return Ok(());
         }
         self.refuse_code(user, kind, client).await
@@ -82,14 +97,23 @@ impl AppState {
 
     async fn use_totp(&self, user: &User, code: &TotpCode, client: &Client) -> Result<bool> {
         if user.mfa_locked_at.is_some() {
-            self.audit_user(Kind::TotpCode, Outcome::Blocked, user, Some("locked"), client).await;
+            self.audit_user(
+                Kind::TotpCode,
+                Outcome::Blocked,
+                user,
+                Some("locked"),
+                client,
+            )
+            .await;
             return Err(Error::MfaLocked);
         }
         let secret = self.stored_secret(user.otp_secret.as_deref())?;
         let now = u64::try_from(crate::clock::now()).unwrap_or(0);
         let last = user.otp_last_step.and_then(|s| u64::try_from(s).ok());
 
-        let Some(step) = totp::verify(&secret, code, now, last) else { return Ok(false) };
+        let Some(step) = totp::verify(&secret, code, now, last) else {
+            return Ok(false);
+        };
         let step = i64::try_from(step).map_err(|e| Error::Internal(e.into()))?;
         Ok(self.store.use_totp_step(&user.id, step).await?)
     }
@@ -98,7 +122,14 @@ impl AppState {
         let digest = self.mfa_keys()?.backup.digest(code);
         let used = self.store.use_backup_code(&user.id, &digest).await?;
         if used && user.mfa_locked_at.is_some() {
-            self.audit_user(Kind::MfaUnlocked, Outcome::Success, user, Some("backup_code"), client).await;
+            self.audit_user(
+                Kind::MfaUnlocked,
+                Outcome::Success,
+                user,
+                Some("backup_code"),
+                client,
+            )
+            .await;
         }
         Ok(used)
     }
@@ -106,10 +137,15 @@ impl AppState {
     /// Records a wrong code: audited, counted towards the lock, and refused.
     pub(super) async fn refuse_code(&self, user: &User, kind: Kind, client: &Client) -> Result<()> {
         let now = crate::clock::now();
-        self.audit_user(kind, Outcome::Failure, user, None, client).await;
-        let (_, locked_now) = self.store.record_mfa_failure(&user.id, self.policy.mfa_failure_cap, now).await?;
+        self.audit_user(kind, Outcome::Failure, user, None, client)
+            .await;
+        let (_, locked_now) = self
+            .store
+            .record_mfa_failure(&user.id, self.policy.mfa_failure_cap, now)
+            .await?;
         if locked_now {
-            self.audit_user(Kind::MfaLocked, Outcome::Blocked, user, None, client).await;
+            self.audit_user(Kind::MfaLocked, Outcome::Blocked, user, None, client)
+                .await;
         }
         Err(Error::InvalidCode)
     }
@@ -121,12 +157,23 @@ impl AppState {
             code: "setup_required",
             message: "start the set-up first",
         })?;
-        let plain = self.mfa_keys()?.keyring.decrypt(envelope).map_err(Error::SecretUnreadable)?;
+        let plain = self
+            .mfa_keys()?
+            .keyring
+            .decrypt(envelope)
+            .map_err(Error::SecretUnreadable)?;
         let text = std::str::from_utf8(&plain).map_err(|e| Error::Internal(e.into()))?;
         TotpSecret::from_base32(text).map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
     }
 
-    pub(super) async fn audit_user(&self, kind: Kind, outcome: Outcome, user: &User, detail: Option<&str>, client: &Client) {
+    pub(super) async fn audit_user(
+        &self,
+        kind: Kind,
+        outcome: Outcome,
+        user: &User,
+        detail: Option<&str>,
+        client: &Client,
+    ) {
         let mut event = Event::new(kind, outcome).user(&user.id, &user.email);
         event.detail = detail;
         self.audit.record(event, client, crate::clock::now()).await;

@@ -47,11 +47,20 @@ impl AppState {
     }
 
     /// Starts a session for a user who has passed every factor.
-    pub(super) async fn open_session(&self, user: &User, client: &Client, how: &str) -> Result<Token> {
+    pub(super) async fn open_session(
+        &self,
+        user: &User,
+        client: &Client,
+        how: &str,
+    ) -> Result<Token> {
         let token = Token::generate(&mut rand::thread_rng());
         let now = crate::clock::now();
-        self.store.create_session(&token.digest(), &user.id, self.policy.session, now).await?;
-        let event = Event::new(Kind::SignIn, Outcome::Success).user(&user.id, &user.email).detail(how);
+        self.store
+            .create_session(&token.digest(), &user.id, self.policy.session, now)
+            .await?;
+        let event = Event::new(Kind::SignIn, Outcome::Success)
+            .user(&user.id, &user.email)
+            .detail(how);
         self.audit.record(event, client, now).await;
         Ok(token)
     }

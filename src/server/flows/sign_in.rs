@@ -19,17 +19,29 @@ pub enum SignInOutcome {
 impl AppState {
     /// The password step. Unknown emails and wrong passwords are refused the
     /// same way, after the same hashing work.
-    pub async fn sign_in_password(&self, email: &str, password: String, client: &Client) -> Result<SignInOutcome> {
-        let (Ok(email), Ok(password)) = (Email::parse(email), Password::for_sign_in(password)) else {
+    pub async fn sign_in_password(
+        &self,
+        email: &str,
+        password: String,
+        client: &Client,
+    ) -> Result<SignInOutcome> {
+        let (Ok(email), Ok(password)) = (Email::parse(email), Password::for_sign_in(password))
+        else {
             return Err(Error::InvalidCredentials);
         };
         let place = self.admit_password_check(email.as_str(), client).await?;
 
         let user = self.store.user_by_email(&email).await?;
         let phc = user.as_ref().map(|u| u.password_hash.as_str());
-        let matches = self.hasher.verify(place, password, phc).await.map_err(hash_error)?;
+        let matches = self
+            .hasher
+            .verify(place, password, phc)
+            .await
+            .map_err(hash_error)?;
         let Some(user) = user.filter(|_| matches) else {
-            let event = Event::new(Kind::SignIn, Outcome::Failure).email(email.as_str()).detail("password");
+            let event = Event::new(Kind::SignIn, Outcome::Failure)
+                .email(email.as_str())
+                .detail("password");
             self.audit.record(event, client, crate::clock::now()).await;
             return Err(Error::InvalidCredentials);
         };
@@ -49,22 +61,42 @@ impl AppState {
 
         let now = crate::clock::now();
         let mfa_token = Token::generate(&mut rand::thread_rng());
-        self.store.create_challenge(&mfa_token.digest(), &user.id, now, self.policy.challenge_ttl).await?;
+        self.store
+            .create_challenge(
+                &mfa_token.digest(),
+                &user.id,
+                now,
+                self.policy.challenge_ttl,
+            )
+            .await?;
         let event = Event::new(Kind::ChallengeIssued, Outcome::Success).user(&user.id, &user.email);
         self.audit.record(event, client, now).await;
         Ok(SignInOutcome::MfaRequired { mfa_token })
     }
 
     /// The code step: a TOTP code or a backup code against a live challenge.
-    pub async fn sign_in_second_factor(&self, mfa_token: &str, input: &FactorInput, client: &Client) -> Result<(User, Token)> {
+    pub async fn sign_in_second_factor(
+        &self,
+        mfa_token: &str,
+        input: &FactorInput,
+        client: &Client,
+    ) -> Result<(User, Token)> {
         self.mfa_keys()?;
         let token = Token::parse(mfa_token).map_err(|_| Error::InvalidToken)?;
         let digest = token.digest();
         let now = crate::clock::now();
         let max = self.policy.challenge_max_failures;
 
-        let challenge = self.store.live_challenge(&digest, now, max).await?.ok_or(Error::InvalidToken)?;
-        let user = self.store.user_by_id(&challenge.user_id).await?.ok_or(Error::InvalidToken)?;
+        let challenge = self
+            .store
+            .live_challenge(&digest, now, max)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let user = self
+            .store
+            .user_by_id(&challenge.user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
         if let Err(err) = self.check_factor(&user, input, client).await {
             if matches!(err, Error::InvalidCode) {
                 self.store.fail_challenge(&digest).await?;
@@ -72,7 +104,11 @@ impl AppState {
             return Err(err);
         }
 
-        if !self.store.consume_challenge(&digest, crate::clock::now(), max).await? {
+        if !self
+            .store
+            .consume_challenge(&digest, crate::clock::now(), max)
+            .await?
+        {
             return Err(Error::InvalidToken);
         }
         let token = self.open_session(&user, client, input.kind_name()).await?;
@@ -85,11 +121,16 @@ impl AppState {
     /// that is already saturated refuses at once, without touching the
     /// database; then the attempt is counted against the limits, so a
     /// guesser sees 429; then it takes its place in the hashing queue.
-    pub(super) async fn admit_password_check(&self, account: &str, client: &Client) -> Result<Admission> {
+    pub(super) async fn admit_password_check(
+        &self,
+        account: &str,
+        client: &Client,
+    ) -> Result<Admission> {
         if self.hasher.is_saturated() {
             return Err(hash_error(HashError::Overloaded));
         }
-        self.limit(Scope::Password, account, Some(account), client).await?;
+        self.limit(Scope::Password, account, Some(account), client)
+            .await?;
         self.hasher.admit().map_err(hash_error)
     }
 }

@@ -4,11 +4,9 @@
 //! codes from the status page are shown by the same view.
 //!
 //! A wrong confirming code keeps the pending secret, so an app that already
-//! scanned the QR code keeps working. The page cannot draw that QR code
-//! again: the flows return the secret only when they create it, and handing it
-//! back through the form would put it in the browser's hands a second time.
-//! So the page asks for the code again and offers "Start over", which makes a
-//! new secret on request.
+//! scanned the QR code keeps working, and the page draws the same QR code and
+//! key again from the stored secret (never from the form). "Start over"
+//! makes a new secret on request.
 
 use askama::Template;
 use axum::extract::State;
@@ -132,11 +130,18 @@ pub async fn confirm(
                 StatusCode::BAD_REQUEST => messages::WRONG_TOTP.to_owned(),
                 _ => problem.message.clone(),
             };
+            // The same pending secret again, so the QR code and key stay on
+            // screen for someone who has not scanned them yet.
+            let setup = state
+                .pending_setup(&user.user)
+                .await
+                .ok()
+                .map(|setup| (setup.qr_svg, group_by_four(&setup.secret)));
             problem.finish(enrol_page(
                 &user,
                 &csrf,
                 problem.status,
-                None,
+                setup,
                 Some(message),
             ))
         }
