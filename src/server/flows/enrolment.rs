@@ -72,13 +72,7 @@ impl AppState {
             return Err(ALREADY_ENABLED);
         }
 
-        let provisioning_url = provisioning_uri(Some(&self.issuer), &user.email, &encoded);
-        let qr_svg = qr_svg(&provisioning_url)?;
-        Ok(Setup {
-            provisioning_url,
-            secret: encoded,
-            qr_svg,
-        })
+        self.setup_for(user, encoded)
     }
 
     /// The pending enrolment again, for a user who mistyped the confirming
@@ -90,11 +84,16 @@ impl AppState {
         }
 
         let encoded = self.stored_secret(user.otp_secret.as_deref())?.to_base32();
-        let provisioning_url = provisioning_uri(Some(&self.issuer), &user.email, &encoded);
+        self.setup_for(user, encoded)
+    }
+
+    /// What an authenticator app needs for `user` and the base32 `secret`.
+    fn setup_for(&self, user: &User, secret: String) -> Result<Setup> {
+        let provisioning_url = provisioning_uri(Some(&self.issuer), &user.email, &secret);
         let qr_svg = qr_svg(&provisioning_url)?;
         Ok(Setup {
             provisioning_url,
-            secret: encoded,
+            secret,
             qr_svg,
         })
     }
