@@ -59,7 +59,8 @@ impl AppState {
         // even when the server lost its keys.
         if self.mfa.is_none() {
             let detail = Some("encryption keys missing");
-            self.audit_user(Kind::SignIn, Outcome::Failure, user, detail, client).await;
+            self.audit_user(Kind::SignIn, Outcome::Failure, user, detail, client)
+                .await;
             return Err(Error::FeatureUnavailable);
         }
 
