@@ -36,7 +36,6 @@ pub const ALL_KEYS: [KeyName; 3] = [PRIMARY_KEY, DETERMINISTIC_KEY, KEY_DERIVATI
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/twofold.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "twofold";
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +56,8 @@ pub struct Config {
     pub database_url: String,
     pub listen: SocketAddr,
     pub public_url: String,
+    /// Whether `public_url` was configured, or follows the listen address.
+    public_url_set: bool,
     pub issuer: String,
     pub keys: Keys,
     pub policy: crate::server::policy::Policy,
@@ -77,7 +78,8 @@ impl Config {
         let listen_text = get("TWOFOLD_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = parse_listen("TWOFOLD_LISTEN", &listen_text)?;
 
-        let public_url = get("TWOFOLD_PUBLIC_URL").unwrap_or_else(|| DEFAULT_PUBLIC_URL.into());
+        let public_url_set = get("TWOFOLD_PUBLIC_URL").is_some();
+        let public_url = get("TWOFOLD_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError::Invalid {
                 name: "TWOFOLD_PUBLIC_URL",
@@ -90,11 +92,20 @@ impl Config {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url_set,
             issuer: get("TWOFOLD_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.into()),
             keys: read_keys(&get),
             policy: crate::server::policy::Policy::from_lookup(&get)?,
             hasher: crate::server::hasher::HasherConfig::from_lookup(&get)?,
         })
+    }
+
+    /// Listens elsewhere (`--listen`); an unconfigured public URL follows.
+    pub fn set_listen(&mut self, listen: SocketAddr) {
+        self.listen = listen;
+        if !self.public_url_set {
+            self.public_url = format!("http://{listen}");
+        }
     }
 
     /// True when cookies must be `Secure` and HSTS sent.
@@ -177,11 +188,24 @@ mod tests {
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.issuer, "twofold");
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert!(!c.is_https());
         let Keys::Missing(missing) = c.keys else {
             panic!("keys should be missing")
         };
         assert_eq!(missing, ALL_KEYS.to_vec());
+    }
+
+    #[test]
+    fn the_public_url_follows_the_listen_address_unless_set() {
+        let mut c = config(&[]);
+        c.set_listen("127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.public_url, "http://127.0.0.1:9000");
+
+        let mut c = config(&[("TWOFOLD_PUBLIC_URL", "https://login.example.com/")]);
+        c.set_listen("127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.public_url, "https://login.example.com");
+        assert!(c.is_https());
     }
 
     #[test]

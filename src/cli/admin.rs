@@ -113,10 +113,10 @@ async fn record(audit: &Auditor, kind: Kind, user: Option<&User>, detail: Option
 
 async fn reset(store: &Store, audit: &Auditor, email: &str) -> anyhow::Result<()> {
     let user = find_user(store, email).await?;
-    let was_on = store.disable_mfa(&user.id).await?;
+    let was_on = store.disable_mfa(&user.id, None).await?;
     let revoked = store.revoke_user_sessions(&user.id, None).await?;
-    record(audit, Kind::MfaReset, Some(&user), None).await;
     let state = if was_on { "was on" } else { "was already off" };
+    record(audit, Kind::MfaReset, Some(&user), Some(state)).await;
     println!(
         "MFA reset for {} (it {state}); {revoked} sessions signed out.",
         user.email
@@ -160,7 +160,7 @@ async fn generate_codes(
         user.email
     );
     for code in &codes {
-        println!("{}", code.as_str());
+        println!("{}", code.grouped());
     }
     Ok(())
 }

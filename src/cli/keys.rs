@@ -91,7 +91,11 @@ async fn check() -> anyhow::Result<ExitCode> {
         println!("{mark:10} {} ({} also accepted)", key.name, key.alias);
     }
     let Keys::Present(keys) = &config.keys else {
-        println!("MFA is unavailable. Run `twofold keys init` and set the missing keys.");
+        println!("MFA is unavailable. On a new server, run `twofold keys init` and set the missing keys.");
+        println!(
+            "If users here already have MFA on, set the keys this server used before instead:"
+        );
+        println!("new keys cannot read their secrets.");
         return Ok(ExitCode::FAILURE);
     };
 

@@ -51,15 +51,27 @@ enum Command {
     Audit(audit::AuditArgs),
 }
 
+/// Where `quickstart` keeps the keys it generated. Every command reads the
+/// file when it exists, so the server and the admin commands keep working
+/// with quickstart's keys after it has run.
+pub const QUICKSTART_KEYS: &str = "data/keys.env";
+
 pub fn main() -> ExitCode {
-    // A .env file in the working directory fills in what the real
-    // environment does not set.
+    // A .env file in the working directory, then quickstart's keys, fill in
+    // what the real environment does not set; neither overrides it.
     let _ = dotenvy::dotenv();
+    let quickstart_keys = dotenvy::from_path(QUICKSTART_KEYS).is_ok();
     let cli = Cli::parse();
     init_logging(matches!(
         cli.command,
         Command::Serve { .. } | Command::Quickstart { .. }
     ));
+    if quickstart_keys {
+        tracing::info!(
+            file = QUICKSTART_KEYS,
+            "read settings from quickstart's key file"
+        );
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 
 use super::keys::{check_stored_secrets, generate_env_lines, SecretCheck};
+use super::QUICKSTART_KEYS;
 use crate::config::{parse_listen, Config, Keys};
 use crate::core::email::Email;
 use crate::core::password::{self, Password};
@@ -16,13 +17,12 @@ use crate::server::{self, AppState};
 use crate::store::Store;
 
 const QUICKSTART_DIR: &str = "data";
-const QUICKSTART_KEYS: &str = "data/keys.env";
 const QUICKSTART_EMAIL: &str = "admin@example.com";
 
 pub async fn serve(listen: Option<String>) -> anyhow::Result<ExitCode> {
     let (mut config, store) = super::open().await?;
     if let Some(listen) = listen {
-        config.listen = parse_listen("--listen", &listen)?;
+        config.set_listen(parse_listen("--listen", &listen)?);
     }
     run_server(config, store).await
 }
@@ -77,7 +77,7 @@ pub async fn quickstart(listen: Option<String>) -> anyhow::Result<ExitCode> {
 
     let (mut config, store) = super::open().await?;
     if let Some(listen) = listen {
-        config.listen = parse_listen("--listen", &listen)?;
+        config.set_listen(parse_listen("--listen", &listen)?);
     }
     if store.count_users().await? == 0 {
         create_first_account(&store).await?;

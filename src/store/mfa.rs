@@ -19,6 +19,9 @@ pub struct Enrolment<'a> {
     pub step: i64,
     pub backup_digests: &'a [String],
     pub now: i64,
+    /// The session that enrols, which survives into the new epoch; every
+    /// other session of the user ends.
+    pub keep_session: &'a str,
 }
 
 impl Store {
@@ -42,7 +45,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "UPDATE users SET mfa_enabled = 1, mfa_enabled_at = $1, otp_last_step = $2, \
-             mfa_failures = 0, mfa_locked_at = NULL \
+             mfa_failures = 0, mfa_locked_at = NULL, session_epoch = session_epoch + 1 \
              WHERE id = $3 AND mfa_enabled = 0 AND otp_secret = $4 \
              AND (otp_last_step IS NULL OR otp_last_step < $2)",
         )
@@ -57,6 +60,7 @@ impl Store {
         }
 
         write_backup_codes(&mut tx, e.user_id, e.backup_digests, e.now).await?;
+        keep_session(&mut tx, e.user_id, Some(e.keep_session)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -137,9 +141,9 @@ impl Store {
     }
 
     /// Turns MFA off and forgets the secret, backup codes, replay state and
-    /// lock. Returns whether MFA had been on.
+    /// lock, and ends every session but `keep`. Returns whether MFA had been on.
     #[instrument(skip_all, fields(user_id = %user_id))]
-    pub async fn disable_mfa(&self, user_id: &str) -> Result<bool> {
+    pub async fn disable_mfa(&self, user_id: &str, keep: Option<&str>) -> Result<bool> {
         let mut tx = self.pool().begin().await?;
         let was_on: Option<i64> = sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1")
             .bind(user_id)
@@ -147,7 +151,8 @@ impl Store {
             .await?;
         sqlx::query(
             "UPDATE users SET mfa_enabled = 0, mfa_enabled_at = NULL, otp_secret = NULL, \
-             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL WHERE id = $1",
+             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL, \
+             session_epoch = session_epoch + 1 WHERE id = $1",
         )
         .bind(user_id)
         .execute(&mut *tx)
@@ -156,6 +161,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        keep_session(&mut tx, user_id, keep).await?;
         tx.commit().await?;
         Ok(was_on == Some(1))
     }
@@ -166,7 +172,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let result = sqlx::query(
             "UPDATE users SET mfa_enabled = 0, mfa_enabled_at = NULL, otp_secret = NULL, \
-             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL \
+             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL, \
+             session_epoch = session_epoch + 1 \
              WHERE mfa_enabled = 1 OR otp_secret IS NOT NULL",
         )
         .execute(&mut *tx)
@@ -227,6 +234,25 @@ impl Store {
                 .await?;
         Ok(changed_one(&result))
     }
+}
+
+/// Moves the session `keep` (if any) into the user's new epoch, inside the
+/// transaction that started it, so the session that made the change lives on.
+async fn keep_session(
+    tx: &mut Transaction<'_, Any>,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<()> {
+    let Some(keep) = keep else { return Ok(()) };
+    sqlx::query(
+        "UPDATE sessions SET epoch = (SELECT session_epoch FROM users WHERE id = $1) \
+         WHERE token_digest = $2 AND user_id = $1",
+    )
+    .bind(user_id)
+    .bind(keep)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn write_backup_codes(

@@ -16,25 +16,32 @@ pub struct SessionLifetime {
 const TOUCH_EVERY: i64 = 60;
 
 impl Store {
+    /// Creates a session in the user's current epoch, only if the user's MFA
+    /// is still in the state the caller checked (`mfa_enabled`). False when
+    /// it changed meanwhile: the caller's view is stale and no session exists.
     #[instrument(skip_all, fields(user_id = %user_id))]
     pub async fn create_session(
         &self,
         token_digest: &str,
         user_id: &str,
+        mfa_enabled: bool,
         lifetime: SessionLifetime,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_digest, user_id, created_at, last_seen_at, expires_at) \
-             VALUES ($1, $2, $3, $3, $4)",
+    ) -> Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO sessions \
+             (token_digest, user_id, created_at, last_seen_at, expires_at, epoch) \
+             SELECT $1, id, $3, $3, $4, session_epoch FROM users \
+             WHERE id = $2 AND mfa_enabled = $5",
         )
         .bind(token_digest)
         .bind(user_id)
         .bind(now)
         .bind(now.saturating_add(lifetime.absolute))
+        .bind(i64::from(mfa_enabled))
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(changed_one(&result))
     }
 
     /// The user of a live session, refreshing its idle timer.
@@ -46,8 +53,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<String>> {
         let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT user_id, last_seen_at FROM sessions \
-             WHERE token_digest = $1 AND expires_at > $2 AND last_seen_at > $3",
+            "SELECT s.user_id, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_digest = $1 AND s.expires_at > $2 AND s.last_seen_at > $3 \
+             AND s.epoch = u.session_epoch",
         )
         .bind(token_digest)
         .bind(now)
@@ -98,11 +106,14 @@ impl Store {
 
     /// Deletes expired sessions and challenges; called now and then.
     pub async fn purge_expired(&self, now: i64, idle: i64) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
-            .bind(now)
-            .bind(now.saturating_sub(idle))
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 \
+             OR epoch < (SELECT session_epoch FROM users WHERE users.id = sessions.user_id)",
+        )
+        .bind(now)
+        .bind(now.saturating_sub(idle))
+        .execute(self.pool())
+        .await?;
         sqlx::query("DELETE FROM mfa_challenges WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())

@@ -83,7 +83,7 @@ async fn admin_commands_reset_and_reissue() {
     assert!(out.status.success(), "{}", stderr(&out));
     let codes: Vec<String> = stdout(&out)
         .lines()
-        .filter(|l| l.len() == 8)
+        .filter(|l| l.len() == 9 && l.as_bytes()[4] == b'-')
         .map(String::from)
         .collect();
     assert_eq!(codes.len(), 10);
@@ -329,4 +329,88 @@ async fn audit_lists_and_filters_events() {
     // The trail names no secret: no password, and no token.
     let dump = stdout(&app.cli(&["audit", "--json"], None));
     assert!(!dump.contains(crate::support::PASSWORD) && !dump.contains(&token));
+}
+
+#[tokio::test]
+async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["quickstart", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(&mut child);
+
+    let printed = BufReader::new(guard.0.stdout.take().unwrap());
+    let password = printed
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("password:")
+                .map(|p| p.trim().to_owned())
+        })
+        .expect("quickstart prints the first account's password");
+    let logged = BufReader::new(guard.0.stderr.take().unwrap());
+    let mut said_keys = false;
+    let mut address = String::new();
+    for line in logged.lines().map_while(Result::ok) {
+        said_keys |= line.contains("generated three") && line.contains("data/keys.env");
+        if let Some(rest) = line.split("address=").nth(1) {
+            address = rest.split_whitespace().next().unwrap().to_owned();
+            break;
+        }
+    }
+    assert!(said_keys, "quickstart says loudly that it made keys");
+    let mode = std::fs::metadata(dir.path().join("data/keys.env"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The account signs in, and MFA is available with the generated keys.
+    let http = reqwest::Client::new();
+    let base = format!("http://{address}");
+    let body: serde_json::Value = http
+        .post(format!("{base}/auth/sign_in"))
+        .json(&json!({ "email": "admin@example.com", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let status = http
+        .get(format!("{base}/api/v1/profile/mfa"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), StatusCode::OK);
+
+    // Admin commands in the same folder find quickstart's keys.
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .current_dir(dir.path())
+        .env_clear()
+        .args(["keys", "check"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stdout(&check));
+}
+
+struct KillOnDrop<'a>(&'a mut std::process::Child);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -137,3 +137,64 @@ async fn the_database_keeps_only_token_hashes() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(!text.contains(&token) && !text.contains(&mfa_token));
 }
+
+/// A password sign-in that is still hashing when MFA is turned on must not
+/// come back with a session that skipped the second factor.
+#[tokio::test]
+async fn a_sign_in_racing_with_enabling_mfa_gets_a_challenge_not_a_session() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("TWOFOLD_HASH_WORKERS", "1".into()),
+            ("TWOFOLD_HASH_QUEUE", "64".into()),
+            ("TWOFOLD_PASSWORD_ATTEMPTS_PER_IP", "1000".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    app.add_user("race@example.com");
+    let owner = app.token_for("race@example.com").await;
+    let (_, setup) = app
+        .post("/api/v1/profile/mfa", Some(&owner), json!({}))
+        .await;
+    let code = crate::support::oathtool(setup["secret"].as_str().unwrap(), crate::support::now());
+
+    // Keep the only hashing worker busy, so the racing sign-in waits in line.
+    let busy: Vec<_> = (0..12)
+        .map(|i| {
+            let url = app.url("/auth/sign_in");
+            let body =
+                json!({ "email": format!("nobody{i}@example.com"), "password": "not it at all" });
+            tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let racing = {
+        let url = app.url("/auth/sign_in");
+        let body = json!({ "email": "race@example.com", "password": PASSWORD });
+        tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let (status, body) = app
+        .post(
+            "/api/v1/profile/mfa/verify",
+            Some(&owner),
+            json!({ "otp_code": code }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        !racing.is_finished(),
+        "the racing sign-in finished before MFA was on; the test proves nothing"
+    );
+
+    let response = racing.await.unwrap().unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::PARTIAL_CONTENT,
+        "a session without the second factor"
+    );
+    for task in busy {
+        let _ = task.await;
+    }
+}

@@ -144,6 +144,7 @@ impl AppState {
             step,
             backup_digests: &digests,
             now: crate::clock::now(),
+            keep_session: session_digest,
         };
         if !self.store.enable_mfa(&enrolment).await? {
             return Err(Error::InvalidCode);
@@ -177,7 +178,9 @@ impl AppState {
         self.check_factor(user, factor, client)
             .await
             .map_err(Error::in_profile)?;
-        self.store.disable_mfa(&user.id).await?;
+        self.store
+            .disable_mfa(&user.id, Some(session_digest))
+            .await?;
         self.store
             .revoke_user_sessions(&user.id, Some(session_digest))
             .await?;

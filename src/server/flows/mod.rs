@@ -47,22 +47,32 @@ impl AppState {
     }
 
     /// Starts a session for a user who has passed every factor.
+    /// Starts a session for a user who has passed every factor their MFA
+    /// state asked for. None when that state changed since `user` was read
+    /// (say, MFA was enabled while the password hashed): no session is made.
     pub(super) async fn open_session(
         &self,
         user: &User,
         client: &Client,
         how: &str,
-    ) -> Result<Token> {
+    ) -> Result<Option<Token>> {
         let token = Token::generate(&mut rand::thread_rng());
         let now = crate::clock::now();
-        self.store
-            .create_session(&token.digest(), &user.id, self.policy.session, now)
+        let digest = token.digest();
+        let lifetime = self.policy.session;
+        let created = self
+            .store
+            .create_session(&digest, &user.id, user.mfa_enabled(), lifetime, now)
             .await?;
+        if !created {
+            return Ok(None);
+        }
+
         let event = Event::new(Kind::SignIn, Outcome::Success)
             .user(&user.id, &user.email)
             .detail(how);
         self.audit.record(event, client, now).await;
-        Ok(token)
+        Ok(Some(token))
     }
 
     /// Ends the session that made the request.

@@ -48,8 +48,14 @@ impl AppState {
         self.forgive(Scope::Password, email.as_str()).await?;
 
         if !user.mfa_enabled() {
-            let token = self.open_session(&user, client, "password").await?;
-            return Ok(SignInOutcome::Session { user, token });
+            if let Some(token) = self.open_session(&user, client, "password").await? {
+                return Ok(SignInOutcome::Session { user, token });
+            }
+            // MFA was turned on while the password was checked: the password
+            // alone no longer suffices, so ask for the code like any sign-in.
+            let fresh = self.store.user_by_id(&user.id).await?;
+            let user = fresh.ok_or(Error::InvalidCredentials)?;
+            return self.issue_challenge(&user, client).await;
         }
         self.issue_challenge(&user, client).await
     }
@@ -116,7 +122,10 @@ impl AppState {
         {
             return Err(Error::InvalidToken);
         }
-        let token = self.open_session(&user, client, input.kind_name()).await?;
+        let token = self
+            .open_session(&user, client, input.kind_name())
+            .await?
+            .ok_or(Error::InvalidToken)?;
         Ok((user, token))
     }
 }
