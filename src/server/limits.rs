@@ -3,6 +3,8 @@
 //! separate counters, so a user who typed a wrong code is not also barred
 //! from typing their password.
 
+use std::net::IpAddr;
+
 use super::audit::{Event, Kind, Outcome};
 use super::client::Client;
 use super::error::{Error, Result};
@@ -21,6 +23,22 @@ impl Scope {
             Scope::Password => "password",
             Scope::Code => "code",
         }
+    }
+}
+
+/// The network a limit counts per: an IPv4 address, or the /64 an IPv6
+/// address belongs to, since one host usually holds a whole /64 and could
+/// otherwise pick a fresh address for every guess.
+fn network_of(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
     }
 }
 
@@ -46,7 +64,7 @@ impl AppState {
     ) -> Result<()> {
         let (per_ip, per_account) = self.limits_of(scope);
         let now = crate::clock::now();
-        let ip_bucket = format!("{}:ip:{}", scope.name(), client.ip);
+        let ip_bucket = format!("{}:ip:{}", scope.name(), network_of(client.ip));
         let account_bucket = format!("{}:account:{account}", scope.name());
 
         let buckets = [
@@ -67,5 +85,29 @@ impl AppState {
     pub(super) async fn forgive(&self, scope: Scope, account: &str) -> Result<()> {
         let bucket = format!("{}:account:{account}", scope.name());
         Ok(self.store.clear_hits(&bucket, crate::clock::now()).await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let elsewhere: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(network_of(one), network_of(other));
+        assert_ne!(network_of(one), network_of(elsewhere));
+        assert_eq!(network_of(one), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn ipv4_counts_per_address_also_when_mapped() {
+        let v4: IpAddr = "203.0.113.9".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(network_of(v4), "203.0.113.9");
+        assert_eq!(network_of(mapped), "203.0.113.9");
     }
 }

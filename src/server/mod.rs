@@ -89,7 +89,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
-    let listener = CappedListener::new(listener, state.policy.max_connections);
+    let policy = &state.policy;
+    let listener = CappedListener::new(listener, policy.max_connections, policy.idle_timeout);
     let purger = tokio::spawn(purge_expired(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<PeerAddr>();
     let served = axum::serve(listener, app)

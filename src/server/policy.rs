@@ -28,6 +28,27 @@ pub struct Policy {
     pub trust_forwarded_for: bool,
     /// Open connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// How long a connection may stay silent before it is closed.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// Reads a yes/no setting. Anything but a clear yes or no is an error: a
+/// typo must not silently turn a security setting off.
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<bool, ConfigError> {
+    let Some(value) = get(name) else {
+        return Ok(false);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: "expected true or false".into(),
+        }),
+    }
 }
 
 impl Policy {
@@ -57,10 +78,10 @@ impl Policy {
             code_per_account: limit("TWOFOLD_CODE_ATTEMPTS_PER_ACCOUNT", 10)?,
             code_per_ip: limit("TWOFOLD_CODE_ATTEMPTS_PER_IP", 30)?,
             max_connections: parse_number(get, "TWOFOLD_MAX_CONNECTIONS", 512)?,
-            trust_forwarded_for: matches!(
-                get("TWOFOLD_TRUST_FORWARDED_FOR").as_deref(),
-                Some("1" | "true" | "yes")
+            idle_timeout: std::time::Duration::from_secs(
+                parse_number(get, "TWOFOLD_IDLE_TIMEOUT_SECS", 15)?.max(1),
             ),
+            trust_forwarded_for: parse_flag(get, "TWOFOLD_TRUST_FORWARDED_FOR")?,
         })
     }
 }

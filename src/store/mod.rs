@@ -69,6 +69,9 @@ impl Store {
 
         let pool = AnyPoolOptions::new()
             .max_connections(pool_size(backend))
+            // A database that does not answer fails requests within seconds,
+            // rather than holding every connection for half a minute.
+            .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

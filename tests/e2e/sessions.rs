@@ -198,3 +198,31 @@ async fn a_sign_in_racing_with_enabling_mfa_gets_a_challenge_not_a_session() {
         let _ = task.await;
     }
 }
+
+/// Silent connections are closed, so a client that opens many and says
+/// nothing cannot lock everyone else out.
+#[tokio::test]
+async fn idle_connections_cannot_hold_every_slot() {
+    let app = spawn_with(Options {
+        env: vec![
+            ("TWOFOLD_MAX_CONNECTIONS", "4".into()),
+            ("TWOFOLD_IDLE_TIMEOUT_SECS", "1".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reqwest::get(app.url("/healthz")),
+    )
+    .await
+    .expect("a fifth client waited forever behind four silent ones")
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
