@@ -15,8 +15,9 @@ pub struct Policy {
     pub session: SessionLifetime,
     /// Seconds an `mfa_token` lives.
     pub challenge_ttl: i64,
-    /// Wrong codes after which an `mfa_token` dies.
-    pub challenge_max_failures: i64,
+    /// Code attempts after which an `mfa_token` dies (a good code ends it
+    /// sooner, so every counted attempt before death was a wrong one).
+    pub challenge_max_attempts: i64,
     /// Consecutive wrong codes after which the factor locks.
     pub mfa_failure_cap: i64,
     pub password_per_account: Limit,
@@ -71,7 +72,7 @@ impl Policy {
                 idle: parse_number(get, "TWOFOLD_SESSION_IDLE_SECS", 12 * 3_600)?,
             },
             challenge_ttl: 300,
-            challenge_max_failures: 5,
+            challenge_max_attempts: 5,
             mfa_failure_cap: cap.clamp(1, MAX_MFA_FAILURE_CAP),
             password_per_account: limit("TWOFOLD_PASSWORD_ATTEMPTS_PER_ACCOUNT", 5)?,
             password_per_ip: limit("TWOFOLD_PASSWORD_ATTEMPTS_PER_IP", 30)?,

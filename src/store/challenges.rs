@@ -5,12 +5,6 @@ use tracing::instrument;
 
 use super::{changed_one, Result, Store};
 
-#[derive(Debug, Clone)]
-pub struct Challenge {
-    pub user_id: String,
-    pub failures: i64,
-}
-
 impl Store {
     #[instrument(skip_all, fields(user_id = %user_id))]
     pub async fn create_challenge(
@@ -33,54 +27,35 @@ impl Store {
         Ok(())
     }
 
-    /// A live challenge: not expired, not used, not worn out by failures.
+    /// Counts one attempt against a live challenge (not expired, not used,
+    /// fewer than `max_attempts` so far) and returns its user; None when the
+    /// challenge is dead. Counting first is what bounds parallel attempts.
     #[instrument(skip_all)]
-    pub async fn live_challenge(
+    pub async fn reserve_challenge_attempt(
         &self,
         token_digest: &str,
         now: i64,
-        max_failures: i64,
-    ) -> Result<Option<Challenge>> {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT user_id, failures FROM mfa_challenges \
-             WHERE token_digest = $1 AND expires_at > $2 AND failures < $3",
+        max_attempts: i64,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE mfa_challenges SET failures = failures + 1 \
+             WHERE token_digest = $1 AND expires_at > $2 AND failures < $3 \
+             RETURNING user_id",
         )
         .bind(token_digest)
         .bind(now)
-        .bind(max_failures)
+        .bind(max_attempts)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|(user_id, failures)| Challenge { user_id, failures }))
+        .await?)
     }
 
-    /// Counts a wrong code against the challenge and returns the new count.
+    /// Uses the challenge up after a good code. Only one caller can win.
     #[instrument(skip_all)]
-    pub async fn fail_challenge(&self, token_digest: &str) -> Result<i64> {
-        let failures: Option<i64> = sqlx::query_scalar(
-            "UPDATE mfa_challenges SET failures = failures + 1 WHERE token_digest = $1 RETURNING failures",
-        )
-        .bind(token_digest)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(failures.unwrap_or(i64::MAX))
-    }
-
-    /// Uses the challenge up. Only one caller can win.
-    #[instrument(skip_all)]
-    pub async fn consume_challenge(
-        &self,
-        token_digest: &str,
-        now: i64,
-        max_failures: i64,
-    ) -> Result<bool> {
-        let result = sqlx::query(
-            "DELETE FROM mfa_challenges WHERE token_digest = $1 AND expires_at > $2 AND failures < $3",
-        )
-        .bind(token_digest)
-        .bind(now)
-        .bind(max_failures)
-        .execute(self.pool())
-        .await?;
+    pub async fn consume_challenge(&self, token_digest: &str) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM mfa_challenges WHERE token_digest = $1")
+            .bind(token_digest)
+            .execute(self.pool())
+            .await?;
         Ok(changed_one(&result))
     }
 }

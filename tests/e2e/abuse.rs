@@ -256,3 +256,28 @@ async fn an_overloaded_hasher_sheds_load_with_503() {
         StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE
     )));
 }
+
+#[tokio::test]
+async fn parallel_guesses_on_one_challenge_check_at_most_five_codes() {
+    let app = spawn_with(roomy()).await;
+    app.add_user("guess@example.com");
+    let token = app.token_for("guess@example.com").await;
+    app.enrol(&token).await;
+
+    let tokens = challenges(&app, "guess@example.com", 1).await;
+    let same = vec![tokens[0].clone(); 30];
+    let statuses = submit_all(&app, &same, "otp_code", "000000").await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let dead = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked <= 5,
+        "{checked} codes were checked on one challenge"
+    );
+    assert_eq!(checked + dead, 30, "{statuses:?}");
+}

@@ -96,30 +96,23 @@ impl AppState {
         let token = Token::parse(mfa_token).map_err(|_| Error::InvalidToken)?;
         let digest = token.digest();
         let now = crate::clock::now();
-        let max = self.policy.challenge_max_failures;
+        let max = self.policy.challenge_max_attempts;
 
-        let challenge = self
+        // The attempt is counted before the code is checked, so parallel
+        // submissions on one challenge cannot check more codes than allowed.
+        let user_id = self
             .store
-            .live_challenge(&digest, now, max)
+            .reserve_challenge_attempt(&digest, now, max)
             .await?
             .ok_or(Error::InvalidToken)?;
         let user = self
             .store
-            .user_by_id(&challenge.user_id)
+            .user_by_id(&user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
-        if let Err(err) = self.check_factor(&user, input, client).await {
-            if matches!(err, Error::InvalidCode) {
-                self.store.fail_challenge(&digest).await?;
-            }
-            return Err(err);
-        }
+        self.check_factor(&user, input, client).await?;
 
-        if !self
-            .store
-            .consume_challenge(&digest, crate::clock::now(), max)
-            .await?
-        {
+        if !self.store.consume_challenge(&digest).await? {
             return Err(Error::InvalidToken);
         }
         let token = self
