@@ -42,6 +42,9 @@ pub enum Error {
     BadRequest(String),
     #[error("not found")]
     NotFound,
+    /// The path exists, but not for this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// A limit was hit; try again after the given number of seconds.
     #[error("too many attempts; try again later")]
     RateLimited { retry_after: i64 },
@@ -72,6 +75,7 @@ impl Error {
             Error::FeatureUnavailable | Error::MfaLocked => StatusCode::FORBIDDEN,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Overloaded { .. } | Error::SecretUnreadable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -91,6 +95,7 @@ impl Error {
             Error::Unprocessable { code, .. } => code,
             Error::BadRequest(_) => "invalid_request",
             Error::NotFound => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Overloaded { .. } => "overloaded",
             Error::SecretUnreadable(_) => "secret_unreadable",

@@ -80,6 +80,8 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     api::routes(&state)
         .merge(pages::routes())
+        .fallback(|| async { error::Error::NotFound })
+        .method_not_allowed_fallback(|| async { error::Error::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

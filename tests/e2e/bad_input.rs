@@ -204,4 +204,26 @@ async fn unknown_paths_and_missing_sessions_are_clean_errors() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthenticated");
+
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/no/such/page", StatusCode::NOT_FOUND),
+        (
+            reqwest::Method::PUT,
+            "/auth/sign_in",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ] {
+        let response = app
+            .http
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{path}"
+        );
+    }
 }

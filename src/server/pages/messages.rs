@@ -82,6 +82,7 @@ fn describe(err: &Error) -> String {
         Error::Unprocessable { code, message } => unprocessable(code, message),
         Error::BadRequest(_) => "The form could not be read. Reload the page and try again.".into(),
         Error::NotFound => "That page does not exist.".into(),
+        Error::MethodNotAllowed => "That action is not available here.".into(),
         Error::RateLimited { retry_after } => {
             format!(
                 "Too many attempts. For your safety, please wait {} and try again.",
