@@ -142,6 +142,9 @@ async fn generate_codes(
     }
 
     let keys = MfaKeys::derive(keys)?;
+    if !super::keys::deterministic_key_matches(store, &keys).await? {
+        return Err(super::keys::wrong_deterministic_key());
+    }
     let codes = backup::generate(&mut rand::thread_rng());
     let digests: Vec<String> = codes.iter().map(|c| keys.backup.digest(c)).collect();
     if !store

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::config::{Config, Keys, ALL_KEYS};
 use crate::core::keys::{generate_key_text, Keyring};
+use crate::server::flows::MfaKeys;
 use crate::store::Store;
 
 #[derive(Subcommand)]
@@ -76,6 +77,24 @@ pub async fn check_stored_secrets(store: &Store, keyring: &Keyring) -> anyhow::R
     })
 }
 
+/// Where the deterministic key's check value is kept.
+const KEY_CHECK_SETTING: &str = "deterministic_key_check";
+
+/// Whether the configured deterministic key is the one this database's
+/// backup codes were made with. The first call records it.
+pub async fn deterministic_key_matches(store: &Store, keys: &MfaKeys) -> anyhow::Result<bool> {
+    let ours = keys.check_value();
+    Ok(store.setting_or_insert(KEY_CHECK_SETTING, &ours).await? == ours)
+}
+
+/// The error for a deterministic key that does not match the database.
+pub fn wrong_deterministic_key() -> anyhow::Error {
+    anyhow::anyhow!(
+        "the deterministic key or the key derivation salt is not the one this database's backup \
+         codes were made with: were new keys generated on this server? Use the keys from the old one"
+    )
+}
+
 async fn check() -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     let missing = match &config.keys {
@@ -100,8 +119,12 @@ async fn check() -> anyhow::Result<ExitCode> {
     };
 
     let (_, store) = super::open().await?;
-    let keyring = Keyring::derive(keys)?;
-    let result = check_stored_secrets(&store, &keyring).await?;
+    let mfa = MfaKeys::derive(keys)?;
+    if !deterministic_key_matches(&store, &mfa).await? {
+        println!("✗ {}", wrong_deterministic_key());
+        return Ok(ExitCode::FAILURE);
+    }
+    let result = check_stored_secrets(&store, &mfa.keyring).await?;
     if result.unreadable > 0 {
         println!(
             "✗ {} of {} stored secrets do not decrypt with these keys: were new keys generated on this server? Use the keys from the old one.",

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 
-use super::keys::{check_stored_secrets, generate_env_lines, SecretCheck};
+use super::keys::{
+    check_stored_secrets, deterministic_key_matches, generate_env_lines, wrong_deterministic_key,
+    SecretCheck,
+};
 use super::QUICKSTART_KEYS;
 use crate::config::{parse_listen, Config, Keys};
 use crate::core::email::Email;
@@ -50,6 +53,9 @@ async fn run_server(config: Config, store: Store) -> anyhow::Result<ExitCode> {
                     "the configured keys cannot read {bad} of {total} stored TOTP secrets: \
                      were new keys generated on this server? Use the keys from the old one"
                 );
+            }
+            if !deterministic_key_matches(&store, &mfa).await? {
+                return Err(wrong_deterministic_key());
             }
         }
     }

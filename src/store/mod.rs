@@ -12,6 +12,7 @@ pub mod challenges;
 pub mod limits;
 pub mod mfa;
 pub mod sessions;
+pub mod settings;
 pub mod users;
 
 use std::path::Path;

@@ -348,9 +348,9 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
         .unwrap();
     let guard = KillOnDrop(&mut child);
 
-    let printed = BufReader::new(guard.0.stdout.take().unwrap());
+    let mut printed = BufReader::new(guard.0.stdout.take().unwrap()).lines();
     let password = printed
-        .lines()
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|l| {
             l.trim()
@@ -358,17 +358,23 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
                 .map(|p| p.trim().to_owned())
         })
         .expect("quickstart prints the first account's password");
-    let logged = BufReader::new(guard.0.stderr.take().unwrap());
-    let mut said_keys = false;
+    // Keep reading, as a terminal would: a closed pipe would fail its writes.
+    std::thread::spawn(move || printed.for_each(drop));
+    let mut logged = BufReader::new(guard.0.stderr.take().unwrap()).lines();
+    let mut said = String::new();
     let mut address = String::new();
-    for line in logged.lines().map_while(Result::ok) {
-        said_keys |= line.contains("generated three") && line.contains("data/keys.env");
+    for line in logged.by_ref().map_while(Result::ok) {
+        said.push_str(&line);
         if let Some(rest) = line.split("address=").nth(1) {
             address = rest.split_whitespace().next().unwrap().to_owned();
             break;
         }
     }
-    assert!(said_keys, "quickstart says loudly that it made keys");
+    std::thread::spawn(move || logged.for_each(|l| eprintln!("server: {l:?}")));
+    assert!(
+        said.contains("generated three") && said.contains("data/keys.env (mode 0600)"),
+        "quickstart says loudly that it made keys: {said}"
+    );
     let mode = std::fs::metadata(dir.path().join("data/keys.env"))
         .unwrap()
         .permissions()
@@ -413,4 +419,38 @@ impl Drop for KillOnDrop<'_> {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[tokio::test]
+async fn a_changed_deterministic_key_is_loud_too() {
+    let mut app = spawn_app().await;
+    app.add_user("det@example.com");
+    enrolled(&app, "det@example.com").await;
+
+    // Only the deterministic key differs: secrets still decrypt, but every
+    // backup-code digest would silently stop matching.
+    set_env(
+        &mut app,
+        "TWOFOLD_DETERMINISTIC_KEY",
+        "AnotherDeterministicKey012345678",
+    );
+    let out = app.cli(&["keys", "check"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("deterministic key"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = app.cli(&["mfa", "generate-backup-codes", "det@example.com"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "codes issued under the wrong key"
+    );
+    assert!(stderr(&out).contains("Use the keys from the old one"));
+
+    let (code, err) = serve_outcome(&app);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("deterministic key"), "{err}");
 }

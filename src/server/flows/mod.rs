@@ -33,7 +33,20 @@ pub struct MfaKeys {
     pub backup: DigestKey,
 }
 
+/// The label of the value that identifies the deterministic key in the
+/// database; see [`MfaKeys::check_value`].
+const KEY_CHECK_LABEL: &[u8] = b"twofold deterministic-key check v1";
+
 impl MfaKeys {
+    /// A value that identifies the deterministic key (and salt) without
+    /// revealing them: SHA-256 of a labelled subkey. Stored once, it lets
+    /// every later start tell whether the key still matches the backup-code
+    /// digests, which would otherwise just stop matching.
+    pub fn check_value(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(*self.keyring.subkey(KEY_CHECK_LABEL)))
+    }
+
     pub fn derive(config: &KeyConfig) -> std::result::Result<MfaKeys, KeyConfigError> {
         let keyring = Keyring::derive(config)?;
         let backup = DigestKey::from_bytes(*keyring.subkey(BACKUP_DIGEST_LABEL));
