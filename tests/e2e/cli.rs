@@ -454,3 +454,40 @@ async fn a_changed_deterministic_key_is_loud_too() {
     assert_eq!(code, Some(1));
     assert!(err.contains("deterministic key"), "{err}");
 }
+
+#[tokio::test]
+async fn a_closed_log_pipe_does_not_stop_the_server() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("TWOFOLD_DATABASE_URL", "sqlite://t.db")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(&mut child);
+    let address = BufReader::new(guard.0.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("address=")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        })
+        .unwrap();
+    // The reader is gone: every log line from now on hits a closed pipe.
+
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let response = http
+            .post(format!("http://{address}/auth/sign_in"))
+            .json(&json!({ "email": "a@example.com", "password": "not a password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}
