@@ -75,6 +75,13 @@ async fn run_server(config: Config, store: Store) -> anyhow::Result<ExitCode> {
 pub async fn quickstart(listen: Option<String>) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(QUICKSTART_DIR)
         .with_context(|| format!("cannot create ./{QUICKSTART_DIR}"))?;
+    // The folder holds the keys and the database: only its owner may enter.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(QUICKSTART_DIR, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict ./{QUICKSTART_DIR} to its owner"))?;
+    }
     if matches!(Config::from_env()?.keys, Keys::Missing(_)) {
         ensure_quickstart_keys()?;
         dotenvy::from_path(QUICKSTART_KEYS)

@@ -380,6 +380,11 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    let folder = std::fs::metadata(dir.path().join("data"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(folder & 0o777, 0o700);
 
     // The account signs in, and MFA is available with the generated keys.
     let http = reqwest::Client::new();
