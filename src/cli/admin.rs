@@ -9,7 +9,7 @@ use clap::Subcommand;
 use crate::config::{Config, Keys};
 use crate::core::backup;
 use crate::core::email::Email;
-use crate::core::password::{self, Password};
+use crate::core::password::Password;
 use crate::server::audit::{Auditor, Event, Kind, Outcome};
 use crate::server::client::Client;
 use crate::server::flows::MfaKeys;
@@ -52,9 +52,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<ExitCode> {
     let password = Password::new_password(read_password(password_stdin)?)?;
     let (_, store) = super::open().await?;
 
-    let hash =
-        tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng()))
-            .await??;
+    let hash = super::hash_new_password(password).await?;
     match store.create_user(&email, &hash, crate::clock::now()).await {
         Ok(_) => println!("Created {email}."),
         Err(StoreError::Duplicate) => bail!("an account with the email {email} already exists"),

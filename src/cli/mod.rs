@@ -137,6 +137,15 @@ impl std::io::Write for LogSink {
     }
 }
 
+/// Hashes a new account's password off the async runtime: Argon2 takes
+/// tens of milliseconds of CPU and must not stall it.
+async fn hash_new_password(password: crate::core::password::Password) -> anyhow::Result<String> {
+    let hashed = tokio::task::spawn_blocking(move || {
+        crate::core::password::hash(&password, &mut rand::thread_rng())
+    });
+    Ok(hashed.await??)
+}
+
 /// Loads configuration and opens the database, as every command does.
 async fn open() -> anyhow::Result<(crate::config::Config, crate::store::Store)> {
     use anyhow::Context;

@@ -14,7 +14,7 @@ use super::keys::{
 use super::QUICKSTART_KEYS;
 use crate::config::{parse_listen, Config, Keys};
 use crate::core::email::Email;
-use crate::core::password::{self, Password};
+use crate::core::password::Password;
 use crate::server::flows::MfaKeys;
 use crate::server::{self, AppState};
 use crate::store::Store;
@@ -135,9 +135,7 @@ fn open_private(path: &str) -> anyhow::Result<std::fs::File> {
 async fn create_first_account(store: &Store) -> anyhow::Result<()> {
     let text = crate::core::keys::generate_key_text(&mut rand::thread_rng());
     let password = Password::new_password(text.clone())?;
-    let hash =
-        tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng()))
-            .await??;
+    let hash = super::hash_new_password(password).await?;
     store
         .create_user(&Email::parse(QUICKSTART_EMAIL)?, &hash, crate::clock::now())
         .await?;

@@ -169,14 +169,6 @@ impl Hasher {
         };
         Ok(verdict && known)
     }
-
-    /// Hashes a new password on the pool's terms (off the async runtime).
-    pub async fn hash_new(&self, password: Password) -> Result<String, HashError> {
-        tokio::task::spawn_blocking(move || password::hash(&password, &mut rand::thread_rng()))
-            .await
-            .map_err(|_| HashError::Overloaded)?
-            .map_err(|_| HashError::BadHash)
-    }
 }
 
 /// How many jobs the workers can finish in half the deadline at the measured
