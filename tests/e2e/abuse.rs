@@ -33,13 +33,7 @@ async fn challenges(app: &TestApp, email: &str, n: usize) -> Vec<String> {
 }
 
 async fn submit_all(app: &TestApp, tokens: &[String], field: &str, code: &str) -> Vec<StatusCode> {
-    let requests = tokens.iter().map(|t| {
-        app.post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": t, field: code }),
-        )
-    });
+    let requests = tokens.iter().map(|t| app.second_factor(t, field, code));
     join_all(requests)
         .await
         .into_iter()
@@ -177,44 +171,22 @@ async fn consecutive_failures_lock_the_factor_until_a_backup_code() {
 
     let tokens = challenges(&app, "lock@example.com", 1).await;
     for wrong in ["000000", "000001", "000002"] {
-        let (status, _) = app
-            .post(
-                "/auth/sign_in",
-                None,
-                json!({ "mfa_token": tokens[0], "otp_code": wrong }),
-            )
-            .await;
+        let (status, _) = app.second_factor(&tokens[0], "otp_code", &wrong).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     let good = oathtool(&secret, now() + 30);
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": tokens[0], "otp_code": good }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&tokens[0], "otp_code", &good).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("mfa_locked"))
     );
 
     let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": tokens[0], "backup_code": codes[0] }),
-        )
+        .second_factor(&tokens[0], "backup_code", &codes[0])
         .await;
     assert_eq!(status, StatusCode::OK, "a backup code frees the factor");
     let tokens = challenges(&app, "lock@example.com", 1).await;
-    let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": tokens[0], "otp_code": good }),
-        )
-        .await;
+    let (status, _) = app.second_factor(&tokens[0], "otp_code", &good).await;
     assert_eq!(status, StatusCode::OK);
 
     let out = app.cli(&["audit", "--json"], None);

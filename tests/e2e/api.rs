@@ -90,13 +90,7 @@ async fn mfa_life_cycle_over_http() {
     let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
 
     // The enrolment code cannot be replayed at sign-in.
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "otp_code": enrol_code }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "otp_code", &enrol_code).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_code"))
@@ -104,25 +98,13 @@ async fn mfa_life_cycle_over_http() {
 
     // The next step's code (one step of drift) signs in.
     let next_code = oathtool(secret, now() + 30);
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "otp_code": next_code }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "otp_code", &next_code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["email"], "ann@example.com");
     let mfa_session = body["access_token"].as_str().unwrap().to_owned();
 
     // The challenge was single-use.
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "otp_code": next_code }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "otp_code", &next_code).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_token"))
@@ -131,13 +113,7 @@ async fn mfa_life_cycle_over_http() {
     // A replayed code is refused on a fresh challenge.
     let (_, body) = app.password_sign_in("ann@example.com").await;
     let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "otp_code": next_code }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "otp_code", &next_code).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_code"))
@@ -149,22 +125,12 @@ async fn mfa_life_cycle_over_http() {
         backup_codes[0][..4].to_lowercase(),
         &backup_codes[0][4..]
     );
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "backup_code": loose }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "backup_code", &loose).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, body) = app.password_sign_in("ann@example.com").await;
     let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
     let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "backup_code": backup_codes[0] }),
-        )
+        .second_factor(&mfa_token, "backup_code", &backup_codes[0])
         .await;
     assert_eq!(
         status,
@@ -243,19 +209,11 @@ async fn regenerating_backup_codes_retires_the_old_ones() {
     let (_, body) = app.password_sign_in("bo@example.com").await;
     let mfa_token = body["mfa_token"].as_str().unwrap();
     let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "backup_code": old_codes[0] }),
-        )
+        .second_factor(&mfa_token, "backup_code", &old_codes[0])
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "backup_code": new_codes[0] }),
-        )
+        .second_factor(&mfa_token, "backup_code", &new_codes[0])
         .await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -292,23 +250,11 @@ async fn a_challenge_dies_after_five_wrong_codes() {
     let (_, body) = app.password_sign_in("di@example.com").await;
     let mfa_token = body["mfa_token"].as_str().unwrap();
     for wrong in ["000000", "111111", "12345", "１２３", "abcdef"] {
-        let (status, _) = app
-            .post(
-                "/auth/sign_in",
-                None,
-                json!({ "mfa_token": mfa_token, "otp_code": wrong }),
-            )
-            .await;
+        let (status, _) = app.second_factor(&mfa_token, "otp_code", &wrong).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
     let good = oathtool(&secret, now() + 30);
-    let (status, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": mfa_token, "otp_code": good }),
-        )
-        .await;
+    let (status, body) = app.second_factor(&mfa_token, "otp_code", &good).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("invalid_token"))

@@ -89,11 +89,7 @@ async fn admin_commands_reset_and_reissue() {
     assert_eq!(codes.len(), 10);
     let (_, body) = app.password_sign_in("a@example.com").await;
     let (status, _) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": body["mfa_token"], "backup_code": codes[3] }),
-        )
+        .second_factor(&body["mfa_token"], "backup_code", &codes[3])
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -262,11 +258,7 @@ async fn wrong_keys_are_loud_and_rotation_keeps_users_signed_in() {
     let (_, body) = restarted.password_sign_in("rot@example.com").await;
     let code = oathtool(&secret, now() + 30);
     let (status, body) = restarted
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": body["mfa_token"], "otp_code": code }),
-        )
+        .second_factor(&body["mfa_token"], "otp_code", &code)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

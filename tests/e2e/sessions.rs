@@ -32,11 +32,7 @@ async fn enabling_disabling_and_resetting_mfa_revoke_other_sessions() {
 
     let (_, body) = app.password_sign_in("s@example.com").await;
     let (_, body) = app
-        .post(
-            "/auth/sign_in",
-            None,
-            json!({ "mfa_token": body["mfa_token"], "backup_code": codes[0] }),
-        )
+        .second_factor(&body["mfa_token"], "backup_code", &codes[0])
         .await;
     let tablet = body["access_token"].as_str().unwrap().to_owned();
     let (status, _) = app

@@ -222,6 +222,19 @@ impl TestApp {
             .await
     }
 
+    /// Sends the second step of a sign-in: a challenge token and a code in
+    /// `field` (`otp_code` or `backup_code`).
+    pub async fn second_factor(
+        &self,
+        mfa_token: &(impl serde::Serialize + ?Sized),
+        field: &str,
+        code: &(impl serde::Serialize + ?Sized),
+    ) -> (StatusCode, Value) {
+        let mut body = json!({ "mfa_token": mfa_token });
+        body[field] = json!(code);
+        self.post("/auth/sign_in", None, body).await
+    }
+
     /// Signs in with a password and returns the response.
     pub async fn password_sign_in(&self, email: &str) -> (StatusCode, Value) {
         self.post(
