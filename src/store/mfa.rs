@@ -24,6 +24,13 @@ pub struct Enrolment<'a> {
     pub keep_session: &'a str,
 }
 
+/// What turning MFA off writes, for one user or for all: no secret, no
+/// replay state, no lock, and a new session epoch. One definition, so a
+/// reset of everyone clears exactly what a reset of one user clears.
+const MFA_OFF: &str = "mfa_enabled = 0, mfa_enabled_at = NULL, otp_secret = NULL, \
+                       otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL, \
+                       session_epoch = session_epoch + 1";
+
 impl Store {
     /// Stores a new pending secret; refused (false) once MFA is enabled.
     #[instrument(skip_all, fields(user_id = %user_id))]
@@ -149,14 +156,10 @@ impl Store {
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE users SET mfa_enabled = 0, mfa_enabled_at = NULL, otp_secret = NULL, \
-             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL, \
-             session_epoch = session_epoch + 1 WHERE id = $1",
-        )
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(&format!("UPDATE users SET {MFA_OFF} WHERE id = $1"))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM backup_codes WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -170,14 +173,9 @@ impl Store {
     #[instrument(skip_all)]
     pub async fn disable_mfa_for_all(&self) -> Result<u64> {
         let mut tx = self.pool().begin().await?;
-        let result = sqlx::query(
-            "UPDATE users SET mfa_enabled = 0, mfa_enabled_at = NULL, otp_secret = NULL, \
-             otp_last_step = NULL, mfa_failures = 0, mfa_locked_at = NULL, \
-             session_epoch = session_epoch + 1 \
-             WHERE mfa_enabled = 1 OR otp_secret IS NOT NULL",
-        )
-        .execute(&mut *tx)
-        .await?;
+        let sql =
+            format!("UPDATE users SET {MFA_OFF} WHERE mfa_enabled = 1 OR otp_secret IS NOT NULL");
+        let result = sqlx::query(&sql).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM backup_codes")
             .execute(&mut *tx)
             .await?;

@@ -151,9 +151,6 @@ impl AppState {
         }
 
         self.forgive(Scope::Code, &user.id).await?;
-        self.store
-            .revoke_user_sessions(&user.id, Some(session_digest))
-            .await?;
         self.audit_user(Kind::MfaEnabled, Outcome::Success, user, None, client)
             .await;
         Ok(codes)
@@ -180,9 +177,6 @@ impl AppState {
             .map_err(Error::in_profile)?;
         self.store
             .disable_mfa(&user.id, Some(session_digest))
-            .await?;
-        self.store
-            .revoke_user_sessions(&user.id, Some(session_digest))
             .await?;
         self.audit_user(Kind::MfaDisabled, Outcome::Success, user, None, client)
             .await;
