@@ -4,7 +4,7 @@
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::support::{now, oathtool, spawn_with, Options, TestApp, PASSWORD};
 
@@ -86,22 +86,6 @@ async fn one_backup_code_wins_once_among_fifty() {
     assert_eq!(status["backup_codes_remaining"], 9);
 }
 
-async fn sign_in_from(
-    app: &TestApp,
-    ip: impl AsRef<str>,
-    email: impl AsRef<str>,
-    password: &str,
-) -> reqwest::Response {
-    let (ip, email) = (ip.as_ref(), email.as_ref());
-    reqwest::Client::new()
-        .post(app.url("/auth/sign_in"))
-        .header("x-forwarded-for", ip)
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn password_guessing_is_cut_off_before_hashing() {
     let app = spawn_with(Options {
@@ -119,11 +103,11 @@ async fn password_guessing_is_cut_off_before_hashing() {
     }
 
     let attack =
-        (0..100).map(|_| sign_in_from(&app, "203.0.113.66", "victim@example.com", "wrong guess!"));
+        (0..100).map(|_| app.sign_in_from("203.0.113.66", "victim@example.com", "wrong guess!"));
     let honest = others
         .iter()
         .enumerate()
-        .map(|(i, email)| sign_in_from(&app, format!("198.51.100.{i}"), email, PASSWORD));
+        .map(|(i, email)| app.sign_in_from(format!("198.51.100.{i}"), email, PASSWORD));
     let (attack, honest) = tokio::join!(join_all(attack), join_all(honest));
 
     assert!(
@@ -209,8 +193,7 @@ async fn an_overloaded_hasher_sheds_load_with_503() {
     })
     .await;
     let storm = (0..40).map(|i| {
-        sign_in_from(
-            &app,
+        app.sign_in_from(
             "127.0.0.1",
             format!("nobody{i}@example.com"),
             "whatever pass",

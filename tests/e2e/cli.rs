@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{now, oathtool, spawn_app, TestApp};
+use crate::support::{command, listening_address, now, oathtool, spawn_app, TestApp};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -159,13 +159,7 @@ async fn the_database_holds_no_secret_in_clear() {
     let (secret, codes) = enrolled(&app, "enc@example.com").await;
     drop_server_and_checkpoint(&app);
 
-    let mut bytes = Vec::new();
-    for name in ["twofold.db", "twofold.db-wal"] {
-        if let Ok(data) = std::fs::read(app.dir.path().join(name)) {
-            bytes.extend(data);
-        }
-    }
-    let text = String::from_utf8_lossy(&bytes);
+    let text = app.database_text();
     assert!(
         text.contains("\"p\":"),
         "the secret is stored in the Rails envelope"
@@ -186,10 +180,7 @@ fn drop_server_and_checkpoint(app: &TestApp) {
 /// server that starts is stopped after a few seconds.
 fn serve_outcome(app: &TestApp) -> (Option<i32>, String) {
     use std::io::Read;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
-        .current_dir(app.dir.path())
-        .env_clear()
-        .envs(app.env.iter().cloned())
+    let mut child = command(app.dir.path(), &app.env)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -329,10 +320,7 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let mut child = command(dir.path(), &[])
         .args(["quickstart", "--listen", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -357,8 +345,8 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
     let mut address = String::new();
     for line in logged.by_ref().map_while(Result::ok) {
         said.push_str(&line);
-        if let Some(rest) = line.split("address=").nth(1) {
-            address = rest.split_whitespace().next().unwrap().to_owned();
+        if let Some(found) = listening_address(&line) {
+            address = found;
             break;
         }
     }
@@ -400,9 +388,7 @@ async fn quickstart_makes_keys_and_an_account_and_serves_mfa() {
     assert_eq!(status.status(), StatusCode::OK);
 
     // Admin commands in the same folder find quickstart's keys.
-    let check = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
-        .current_dir(dir.path())
-        .env_clear()
+    let check = command(dir.path(), &[])
         .args(["keys", "check"])
         .output()
         .unwrap();
@@ -457,10 +443,11 @@ async fn a_closed_log_pipe_does_not_stop_the_server() {
     use std::io::{BufRead, BufReader};
 
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twofold"))
-        .current_dir(dir.path())
-        .env_clear()
-        .env("TWOFOLD_DATABASE_URL", "sqlite://t.db")
+    let env = [(
+        "TWOFOLD_DATABASE_URL".to_owned(),
+        "sqlite://t.db".to_owned(),
+    )];
+    let mut child = command(dir.path(), &env)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -469,11 +456,7 @@ async fn a_closed_log_pipe_does_not_stop_the_server() {
     let address = BufReader::new(guard.0.stderr.take().unwrap())
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("address=")
-                .nth(1)
-                .map(|r| r.split_whitespace().next().unwrap().to_owned())
-        })
+        .find_map(|l| listening_address(&l))
         .unwrap();
     // The reader is gone: every log line from now on hits a closed pipe.
 

@@ -3,8 +3,6 @@
 
 use std::process::Command;
 
-use serde_json::json;
-
 use crate::support::{spawn_with, Options};
 
 #[tokio::test]
@@ -20,13 +18,7 @@ async fn the_fail2ban_filter_bans_exactly_the_failing_addresses() {
         ("198.51.100.7", crate::support::PASSWORD),
         ("2001:db8::1", "also wrong!"),
     ] {
-        reqwest::Client::new()
-            .post(app.url("/auth/sign_in"))
-            .header("x-forwarded-for", ip)
-            .json(&json!({ "email": "f2b@example.com", "password": password }))
-            .send()
-            .await
-            .unwrap();
+        app.sign_in_from(ip, "f2b@example.com", password).await;
     }
 
     let log = app.dir.path().join("twofold.log");

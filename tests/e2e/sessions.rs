@@ -126,11 +126,7 @@ async fn the_database_keeps_only_token_hashes() {
     };
     let mfa_token = body["mfa_token"].as_str().unwrap().to_owned();
 
-    let mut bytes = Vec::new();
-    for name in ["twofold.db", "twofold.db-wal"] {
-        bytes.extend(std::fs::read(app.dir.path().join(name)).unwrap_or_default());
-    }
-    let text = String::from_utf8_lossy(&bytes);
+    let text = app.database_text();
     assert!(!text.contains(&token) && !text.contains(&mfa_token));
 }
 

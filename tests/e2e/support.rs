@@ -4,6 +4,7 @@
 //! HTTP and through its command line.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,7 +72,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
 
 /// Starts the server with exactly this environment and folder.
 pub async fn start(dir: tempfile::TempDir, env: Vec<(String, String)>) -> TestApp {
-    let mut child = command(&dir, &env)
+    let mut child = command(dir.path(), &env)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -99,12 +100,8 @@ fn read_address(stderr: std::process::ChildStderr, logs: Arc<Mutex<Vec<String>>>
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("twofold is listening") {
-                let address = line
-                    .split("address=")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next());
-                let _ = tx.send(address.unwrap_or_default().to_owned());
+            if let Some(address) = listening_address(&line) {
+                let _ = tx.send(address);
             }
             logs.lock().unwrap().push(line);
         }
@@ -149,10 +146,18 @@ fn rand_u64() -> u64 {
 
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn command(dir: &tempfile::TempDir, env: &[(String, String)]) -> Command {
+/// The address in the server's "listening" log line, if `line` is that one.
+pub fn listening_address(line: &str) -> Option<String> {
+    let rest = line.split("twofold is listening").nth(1)?;
+    let address = rest.split("address=").nth(1)?.split_whitespace().next()?;
+    Some(address.to_owned())
+}
+
+/// The twofold binary, run in `dir` with exactly `env` (and `PATH`).
+pub fn command(dir: &Path, env: &[(String, String)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_twofold"));
     command
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
@@ -164,7 +169,7 @@ fn command(dir: &tempfile::TempDir, env: &[(String, String)]) -> Command {
 impl TestApp {
     /// Runs a command-line subcommand against the same database and keys.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = command(&self.dir, &self.env)
+        let mut child = command(self.dir.path(), &self.env)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -187,6 +192,32 @@ impl TestApp {
             "user add failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// The SQLite database and its write-ahead log, as text, to search for
+    /// anything that must never be stored in clear.
+    pub fn database_text(&self) -> String {
+        let mut bytes = Vec::new();
+        for name in ["twofold.db", "twofold.db-wal"] {
+            bytes.extend(std::fs::read(self.dir.path().join(name)).unwrap_or_default());
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Signs in through a trusted proxy that reports the client as `ip`.
+    pub async fn sign_in_from(
+        &self,
+        ip: impl AsRef<str>,
+        email: impl AsRef<str>,
+        password: &str,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/auth/sign_in"))
+            .header("x-forwarded-for", ip.as_ref())
+            .json(&json!({ "email": email.as_ref(), "password": password }))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
